@@ -129,7 +129,8 @@ impl Lowering<'_> {
                         n
                     }
                 },
-                Sym::Output(i) => self.output[i].expect("outputs are lowered in order and may only use earlier outputs"),
+                Sym::Output(i) => self.output[i]
+                    .expect("outputs are lowered in order and may only use earlier outputs"),
                 Sym::Route(_) => unreachable!("the checker rejects routes in expressions"),
             },
             Expr::Neg(a) => {
@@ -164,8 +165,12 @@ impl Lowering<'_> {
                     Func::Abs => self.g.un(Un::Abs, a[0]),
                     Func::Not => self.g.un(Un::Not, a[0]),
                     Func::Pow => self.g.pow(a[0], a[1]),
-                    Func::Min => a[1..].iter().fold(a[0], |acc, &x| self.g.bin(Bin::Min, acc, x)),
-                    Func::Max => a[1..].iter().fold(a[0], |acc, &x| self.g.bin(Bin::Max, acc, x)),
+                    Func::Min => a[1..]
+                        .iter()
+                        .fold(a[0], |acc, &x| self.g.bin(Bin::Min, acc, x)),
+                    Func::Max => a[1..]
+                        .iter()
+                        .fold(a[0], |acc, &x| self.g.bin(Bin::Max, acc, x)),
                     Func::Clamp => {
                         let lo = self.g.bin(Bin::Max, a[0], a[1]);
                         self.g.bin(Bin::Min, lo, a[2])
@@ -204,7 +209,9 @@ fn reachable(g: &Graph, roots: &[NodeId], through: impl Fn(Class) -> bool) -> Ve
 /// to find the invariants they use.
 fn tape_for(g: &Graph, roots: &[NodeId], class: Class) -> Tape {
     let mask = reachable(g, roots, |c| c >= class);
-    let nodes: Vec<NodeId> = (0..g.nodes.len() as NodeId).filter(|&i| mask[i as usize] && g.class[i as usize] == class).collect();
+    let nodes: Vec<NodeId> = (0..g.nodes.len() as NodeId)
+        .filter(|&i| mask[i as usize] && g.class[i as usize] == class)
+        .collect();
     Tape::from_nodes(g, &nodes)
 }
 
@@ -234,10 +241,18 @@ impl CompiledModel {
             lw.g.eps(i);
         }
 
-        let derived_slots: Vec<u32> = (0..model.derived.len()).map(|i| lw.lower(&Expr::Sym(Sym::Derived(i)))).collect();
+        let derived_slots: Vec<u32> = (0..model.derived.len())
+            .map(|i| lw.lower(&Expr::Sym(Sym::Derived(i))))
+            .collect();
         let initial_slots: Vec<u32> = model.states.iter().map(|s| lw.lower(&s.initial)).collect();
-        let bioav_slots: Vec<u32> = model.routes.iter().map(|r| lw.lower(&r.bioavailability)).collect();
-        let flux_slots: Vec<u32> = (0..model.fluxes.len()).map(|i| lw.lower(&Expr::Sym(Sym::Flux(i)))).collect();
+        let bioav_slots: Vec<u32> = model
+            .routes
+            .iter()
+            .map(|r| lw.lower(&r.bioavailability))
+            .collect();
+        let flux_slots: Vec<u32> = (0..model.fluxes.len())
+            .map(|i| lw.lower(&Expr::Sym(Sym::Flux(i))))
+            .collect();
         let rhs_slots: Vec<u32> = (0..ny).map(|i| lw.lower(&model.derivative(i))).collect();
 
         // Jacobian: d(rhs_i)/d(y_j) for the states each rhs actually depends on.
@@ -290,7 +305,15 @@ impl CompiledModel {
 
         let g = lw.g;
         let mut all_roots: Vec<NodeId> = Vec::new();
-        for s in [&derived_slots, &initial_slots, &bioav_slots, &flux_slots, &rhs_slots, &jac_slots, &output_slots] {
+        for s in [
+            &derived_slots,
+            &initial_slots,
+            &bioav_slots,
+            &flux_slots,
+            &rhs_slots,
+            &jac_slots,
+            &output_slots,
+        ] {
             all_roots.extend_from_slice(s);
         }
         // Setup: every parameter-only node any tape needs (invariants hoisted out of the RHS).
@@ -307,8 +330,15 @@ impl CompiledModel {
                 *slot = v;
             }
         }
-        let max = [&setup, &rhs, &jac, &out].iter().map(|t| t.max_slot() as usize).max().unwrap_or(0);
-        assert!(g.nodes.is_empty() || max < template.len(), "tape slot out of range");
+        let max = [&setup, &rhs, &jac, &out]
+            .iter()
+            .map(|t| t.max_slot() as usize)
+            .max()
+            .unwrap_or(0);
+        assert!(
+            g.nodes.is_empty() || max < template.len(),
+            "tape slot out of range"
+        );
 
         CompiledModel {
             model,
@@ -372,39 +402,62 @@ impl CompiledModel {
 
     /// A fresh workspace.
     pub fn workspace(&self) -> Workspace {
-        Workspace { slots: self.template.clone() }
+        Workspace {
+            slots: self.template.clone(),
+        }
     }
 
     /// Loads a parameter set: evaluates every derived quantity, initial value, bioavailability
     /// and invariant sub-expression once, and checks they are usable.
     pub fn setup(&self, ws: &mut Workspace, params: &[f64]) -> Result<(), SetupError> {
         if params.len() != self.n_params {
-            return Err(SetupError::WrongLength { expected: self.n_params, found: params.len() });
+            return Err(SetupError::WrongLength {
+                expected: self.n_params,
+                found: params.len(),
+            });
         }
         ws.slots[..self.n_params].copy_from_slice(params);
         self.setup.run(&mut ws.slots);
         for (d, &s) in self.model.derived.iter().zip(&self.derived_slots) {
             let v = ws.slots[s as usize];
             if !v.is_finite() {
-                return Err(SetupError::NonFinite { what: "derived quantity", name: d.name.clone(), value: v });
+                return Err(SetupError::NonFinite {
+                    what: "derived quantity",
+                    name: d.name.clone(),
+                    value: v,
+                });
             }
         }
         for (st, &s) in self.model.states.iter().zip(&self.initial_slots) {
             let v = ws.slots[s as usize];
             if !v.is_finite() {
-                return Err(SetupError::NonFinite { what: "initial value of state", name: st.name.clone(), value: v });
+                return Err(SetupError::NonFinite {
+                    what: "initial value of state",
+                    name: st.name.clone(),
+                    value: v,
+                });
             }
             if v < 0.0 && !st.allow_negative {
-                return Err(SetupError::NegativeInitial { name: st.name.clone(), value: v });
+                return Err(SetupError::NegativeInitial {
+                    name: st.name.clone(),
+                    value: v,
+                });
             }
         }
         for (r, &s) in self.model.routes.iter().zip(&self.bioav_slots) {
             let v = ws.slots[s as usize];
             if !v.is_finite() {
-                return Err(SetupError::NonFinite { what: "bioavailability of route", name: r.name.clone(), value: v });
+                return Err(SetupError::NonFinite {
+                    what: "bioavailability of route",
+                    name: r.name.clone(),
+                    value: v,
+                });
             }
             if v < 0.0 {
-                return Err(SetupError::NegativeBioavailability { name: r.name.clone(), value: v });
+                return Err(SetupError::NegativeBioavailability {
+                    name: r.name.clone(),
+                    value: v,
+                });
             }
         }
         Ok(())
@@ -463,7 +516,14 @@ impl CompiledModel {
 
     /// Outputs at (t, y). `eps` are standard-normal draws, one per output (ignored for outputs
     /// without an error model); `None` gives the noiseless values.
-    pub fn outputs(&self, ws: &mut Workspace, t: f64, y: &[f64], eps: Option<&[f64]>, out: &mut [f64]) {
+    pub fn outputs(
+        &self,
+        ws: &mut Workspace,
+        t: f64,
+        y: &[f64],
+        eps: Option<&[f64]>,
+        out: &mut [f64],
+    ) {
         self.load(ws, t, y);
         let no = self.output_slots.len();
         match eps {

@@ -96,7 +96,9 @@ impl Graph {
             Node::State(_) | Node::Time | Node::Eps(_) => Class::Dynamic,
             Node::Un(_, a) | Node::Powi(a, _) | Node::Powf(a, _) => self.class[a as usize],
             Node::Bin(_, a, b) => self.class[a as usize].max(self.class[b as usize]),
-            Node::Select(c, a, b) => self.class[c as usize].max(self.class[a as usize]).max(self.class[b as usize]),
+            Node::Select(c, a, b) => self.class[c as usize]
+                .max(self.class[a as usize])
+                .max(self.class[b as usize]),
         };
         let id = self.nodes.len() as NodeId;
         self.nodes.push(n);
@@ -220,7 +222,11 @@ impl Graph {
             _ => {}
         }
         let (a, b) = match op {
-            Bin::Add | Bin::Mul | Bin::Min | Bin::Max | Bin::Eq | Bin::Ne | Bin::And | Bin::Or if a > b => (b, a),
+            Bin::Add | Bin::Mul | Bin::Min | Bin::Max | Bin::Eq | Bin::Ne | Bin::And | Bin::Or
+                if a > b =>
+            {
+                (b, a)
+            }
             _ => (a, b),
         };
         self.intern(Node::Bin(op, a, b))
@@ -389,7 +395,14 @@ impl Graph {
                         let c = self.bin(Bin::Ge, a, b);
                         self.select(c, da, db)
                     }
-                    Bin::Lt | Bin::Le | Bin::Gt | Bin::Ge | Bin::Eq | Bin::Ne | Bin::And | Bin::Or => self.constant(0.0),
+                    Bin::Lt
+                    | Bin::Le
+                    | Bin::Gt
+                    | Bin::Ge
+                    | Bin::Eq
+                    | Bin::Ne
+                    | Bin::And
+                    | Bin::Or => self.constant(0.0),
                 }
             }
         };

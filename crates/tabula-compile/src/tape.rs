@@ -41,7 +41,11 @@ impl Tape {
                     Node::Powi(a, n) => Instr::Powi(d, a, n),
                     Node::Powf(a, x) => Instr::Powf(d, a, f64::from_bits(x)),
                     Node::Select(c, a, b) => Instr::Select(d, c, a, b),
-                    Node::Const(_) | Node::Param(_) | Node::State(_) | Node::Time | Node::Eps(_) => return None,
+                    Node::Const(_)
+                    | Node::Param(_)
+                    | Node::State(_)
+                    | Node::Time
+                    | Node::Eps(_) => return None,
                 })
             })
             .collect();
@@ -100,7 +104,11 @@ impl Tape {
                 Instr::Powi(d, a, n) => s[d as usize] = s[a as usize].powi(n),
                 Instr::Powf(d, a, x) => s[d as usize] = s[a as usize].powf(x),
                 Instr::Select(d, c, a, b) => {
-                    s[d as usize] = if s[c as usize] != 0.0 { s[a as usize] } else { s[b as usize] };
+                    s[d as usize] = if s[c as usize] != 0.0 {
+                        s[a as usize]
+                    } else {
+                        s[b as usize]
+                    };
                 }
             }
         }

@@ -202,7 +202,11 @@ fn invariants_are_hoisted_into_setup() {
     // rates (`k1 * k2`, `k1 + k2`, `10 * K`, `-k1`, ...) run once per parameter set, not per call.
     assert!(s.setup >= 10, "{s:?}");
     // Snapshot of the tape sizes: a change in simplification or hoisting shows up here.
-    assert_eq!((s.setup, s.rhs, s.jacobian, s.jacobian_nonzeros, s.outputs), (13, 53, 105, 9, 38), "{s:?}");
+    assert_eq!(
+        (s.setup, s.rhs, s.jacobian, s.jacobian_nonzeros, s.outputs),
+        (13, 53, 105, 9, 38),
+        "{s:?}"
+    );
 }
 
 #[test]

@@ -79,7 +79,14 @@ impl Ctx<'_> {
     fn node(&mut self, a: &Ast, e: &RawExpr, scope: Scope, field: &str) -> Option<(Expr, UType)> {
         let here = |span: &Range<usize>| e.loc(span);
         match &a.kind {
-            AstKind::Num(v) => Some((Expr::Const(*v), if *v == 0.0 { UType::Any } else { UType::Known(Unit::one()) })),
+            AstKind::Num(v) => Some((
+                Expr::Const(*v),
+                if *v == 0.0 {
+                    UType::Any
+                } else {
+                    UType::Known(Unit::one())
+                },
+            )),
             AstKind::Name(n) => {
                 if n == "t" {
                     if scope == Scope::Params {
@@ -95,9 +102,14 @@ impl Ctx<'_> {
                 };
                 let bad_scope = |what: &str| format!("`{n}` is a {what} and cannot be used here");
                 match decl {
-                    Decl::Param(i) => Some((Expr::Sym(Sym::Param(i)), UType::Known(self.param_units[i].clone()))),
+                    Decl::Param(i) => Some((
+                        Expr::Sym(Sym::Param(i)),
+                        UType::Known(self.param_units[i].clone()),
+                    )),
                     Decl::Derived(i) => match &self.derived_final[i] {
-                        Some((fi, u)) => Some((Expr::Sym(Sym::Derived(*fi)), UType::Known(u.clone()))),
+                        Some((fi, u)) => {
+                            Some((Expr::Sym(Sym::Derived(*fi)), UType::Known(u.clone())))
+                        }
                         None => None, // failed earlier, or a cycle (reported separately)
                     },
                     Decl::State(i) => {
@@ -105,7 +117,10 @@ impl Ctx<'_> {
                             self.err(here(&a.span), field, format!("{}: this is evaluated once per parameter set, before any state exists", bad_scope("state")));
                             return None;
                         }
-                        Some((Expr::Sym(Sym::State(i)), UType::Known(self.state_units[i].clone()?)))
+                        Some((
+                            Expr::Sym(Sym::State(i)),
+                            UType::Known(self.state_units[i].clone()?),
+                        ))
                     }
                     Decl::Flux(i) => {
                         if scope == Scope::Params {
@@ -113,7 +128,9 @@ impl Ctx<'_> {
                             return None;
                         }
                         match &self.flux_final[i] {
-                            Some((fi, u)) => Some((Expr::Sym(Sym::Flux(*fi)), UType::Known(u.clone()))),
+                            Some((fi, u)) => {
+                                Some((Expr::Sym(Sym::Flux(*fi)), UType::Known(u.clone())))
+                            }
                             None => None,
                         }
                     }
@@ -126,10 +143,17 @@ impl Ctx<'_> {
                             self.err(here(&a.span), field, format!("output `{n}` is declared later; an output may only use outputs declared before it"));
                             return None;
                         }
-                        Some((Expr::Sym(Sym::Output(i)), UType::Known(self.output_units[i].clone()?)))
+                        Some((
+                            Expr::Sym(Sym::Output(i)),
+                            UType::Known(self.output_units[i].clone()?),
+                        ))
                     }
                     Decl::Route => {
-                        self.err(here(&a.span), field, format!("`{n}` is a dosing route, not a value"));
+                        self.err(
+                            here(&a.span),
+                            field,
+                            format!("`{n}` is a dosing route, not a value"),
+                        );
                         None
                     }
                 }
@@ -155,7 +179,14 @@ impl Ctx<'_> {
             AstKind::Call(name, args) => {
                 let Some(func) = Func::from_name(name) else {
                     let hint = did_you_mean(name, Func::NAMES.iter().copied());
-                    self.err(here(&a.span), field, format!("unknown function `{name}`{hint}; known functions: {}", Func::NAMES.join(", ")));
+                    self.err(
+                        here(&a.span),
+                        field,
+                        format!(
+                            "unknown function `{name}`{hint}; known functions: {}",
+                            Func::NAMES.join(", ")
+                        ),
+                    );
                     return None;
                 };
                 if matches!(func, Func::If | Func::Not) && scope == Scope::Dynamic {
@@ -163,7 +194,9 @@ impl Ctx<'_> {
                     return None;
                 }
                 let arity_ok = match func {
-                    Func::Exp | Func::Ln | Func::Log10 | Func::Sqrt | Func::Abs | Func::Not => args.len() == 1,
+                    Func::Exp | Func::Ln | Func::Log10 | Func::Sqrt | Func::Abs | Func::Not => {
+                        args.len() == 1
+                    }
                     Func::Pow => args.len() == 2,
                     Func::Min | Func::Max => args.len() >= 2,
                     Func::Clamp | Func::Hill | Func::If => args.len() == 3,
@@ -175,7 +208,11 @@ impl Ctx<'_> {
                         Func::Clamp | Func::Hill | Func::If => "3 arguments",
                         _ => "1 argument",
                     };
-                    self.err(here(&a.span), field, format!("`{name}` takes {expected}, found {}", args.len()));
+                    self.err(
+                        here(&a.span),
+                        field,
+                        format!("`{name}` takes {expected}, found {}", args.len()),
+                    );
                     return None;
                 }
                 let mut rs = Vec::with_capacity(args.len());
@@ -195,7 +232,14 @@ impl Ctx<'_> {
         }
     }
 
-    fn same(&mut self, what: &str, l: &UType, r: &UType, loc: Location, field: &str) -> Option<UType> {
+    fn same(
+        &mut self,
+        what: &str,
+        l: &UType,
+        r: &UType,
+        loc: Location,
+        field: &str,
+    ) -> Option<UType> {
         match (l, r) {
             (UType::Any, x) | (x, UType::Any) => Some(x.clone()),
             (UType::Known(a), UType::Known(b)) => {
@@ -207,7 +251,11 @@ impl Ctx<'_> {
                     } else {
                         "different dimensions"
                     };
-                    self.err(loc, field, format!("unit mismatch in {what}: {a} vs {b} ({why})"));
+                    self.err(
+                        loc,
+                        field,
+                        format!("unit mismatch in {what}: {a} vs {b} ({why})"),
+                    );
                     None
                 }
             }
@@ -226,7 +274,16 @@ impl Ctx<'_> {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn binary_unit(&mut self, op: BinOp, l: &UType, r: &UType, rhs: &Ast, whole: &Ast, e: &RawExpr, field: &str) -> Option<UType> {
+    fn binary_unit(
+        &mut self,
+        op: BinOp,
+        l: &UType,
+        r: &UType,
+        rhs: &Ast,
+        whole: &Ast,
+        e: &RawExpr,
+        field: &str,
+    ) -> Option<UType> {
         let loc = e.loc(&whole.span);
         match op {
             BinOp::Add | BinOp::Sub => self.same(&format!("`{}`", op.symbol()), l, r, loc, field),
@@ -234,7 +291,9 @@ impl Ctx<'_> {
                 (UType::Any, _) => UType::Any,
                 (UType::Known(_), UType::Any) if op == BinOp::Mul => UType::Any,
                 (UType::Known(a), UType::Any) => UType::Known(a.clone()),
-                (UType::Known(a), UType::Known(b)) => UType::Known(if op == BinOp::Mul { a.mul(b) } else { a.div(b) }),
+                (UType::Known(a), UType::Known(b)) => {
+                    UType::Known(if op == BinOp::Mul { a.mul(b) } else { a.div(b) })
+                }
             }),
             BinOp::Pow => self.pow_unit(l, r, rhs, loc, field),
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne => {
@@ -242,14 +301,26 @@ impl Ctx<'_> {
                 Some(UType::Known(Unit::one()))
             }
             BinOp::And | BinOp::Or => {
-                let a = self.dimensionless(&format!("operand of `{}`", op.symbol()), l, loc.clone(), field);
+                let a = self.dimensionless(
+                    &format!("operand of `{}`", op.symbol()),
+                    l,
+                    loc.clone(),
+                    field,
+                );
                 let b = self.dimensionless(&format!("operand of `{}`", op.symbol()), r, loc, field);
                 (a && b).then(|| UType::Known(Unit::one()))
             }
         }
     }
 
-    fn pow_unit(&mut self, base: &UType, exp: &UType, exp_ast: &Ast, loc: Location, field: &str) -> Option<UType> {
+    fn pow_unit(
+        &mut self,
+        base: &UType,
+        exp: &UType,
+        exp_ast: &Ast,
+        loc: Location,
+        field: &str,
+    ) -> Option<UType> {
         if !self.dimensionless("an exponent", exp, loc.clone(), field) {
             return None;
         }
@@ -272,20 +343,34 @@ impl Ctx<'_> {
         }
     }
 
-    fn call_unit(&mut self, func: Func, rs: &[(Expr, UType)], args: &[Ast], whole: &Ast, e: &RawExpr, field: &str) -> Option<UType> {
+    fn call_unit(
+        &mut self,
+        func: Func,
+        rs: &[(Expr, UType)],
+        args: &[Ast],
+        whole: &Ast,
+        e: &RawExpr,
+        field: &str,
+    ) -> Option<UType> {
         let loc = e.loc(&whole.span);
         let name = func.name();
         match func {
-            Func::Exp | Func::Ln | Func::Log10 => {
-                self.dimensionless(&format!("the argument of `{name}`"), &rs[0].1, loc, field).then(|| UType::Known(Unit::one()))
-            }
-            Func::Not => self.dimensionless("the argument of `not`", &rs[0].1, loc, field).then(|| UType::Known(Unit::one())),
+            Func::Exp | Func::Ln | Func::Log10 => self
+                .dimensionless(&format!("the argument of `{name}`"), &rs[0].1, loc, field)
+                .then(|| UType::Known(Unit::one())),
+            Func::Not => self
+                .dimensionless("the argument of `not`", &rs[0].1, loc, field)
+                .then(|| UType::Known(Unit::one())),
             Func::Sqrt => match &rs[0].1 {
                 UType::Any => Some(UType::Any),
                 UType::Known(u) => match u.powf(0.5) {
                     Some(x) => Some(UType::Known(x)),
                     None => {
-                        self.err(loc, field, format!("cannot take the square root of unit {u}"));
+                        self.err(
+                            loc,
+                            field,
+                            format!("cannot take the square root of unit {u}"),
+                        );
                         None
                     }
                 },
@@ -300,8 +385,15 @@ impl Ctx<'_> {
                 Some(u)
             }
             Func::Hill => {
-                self.same("`hill(x, K, n)` (x and K)", &rs[0].1, &rs[1].1, loc.clone(), field)?;
-                self.dimensionless("the Hill coefficient n", &rs[2].1, loc, field).then(|| UType::Known(Unit::one()))
+                self.same(
+                    "`hill(x, K, n)` (x and K)",
+                    &rs[0].1,
+                    &rs[1].1,
+                    loc.clone(),
+                    field,
+                )?;
+                self.dimensionless("the Hill coefficient n", &rs[2].1, loc, field)
+                    .then(|| UType::Known(Unit::one()))
             }
             Func::If => {
                 if !self.dimensionless("the condition of `if`", &rs[0].1, loc.clone(), field) {
@@ -313,19 +405,40 @@ impl Ctx<'_> {
     }
 
     /// Checks an inferred unit against a declared or required one.
-    fn expect_unit(&mut self, got: &UType, want: &Unit, loc: Location, field: &str, what: &str) -> bool {
+    fn expect_unit(
+        &mut self,
+        got: &UType,
+        want: &Unit,
+        loc: Location,
+        field: &str,
+        what: &str,
+    ) -> bool {
         match got {
             UType::Any => true,
             UType::Known(u) if u.same_as(want) => true,
             UType::Known(u) => {
-                let why = if u.same_dimension(want) { " (same dimension, different scale: a conversion factor is missing)" } else { "" };
-                self.err(loc, field, format!("{what} has unit {u} but {want} was expected{why}"));
+                let why = if u.same_dimension(want) {
+                    " (same dimension, different scale: a conversion factor is missing)"
+                } else {
+                    ""
+                };
+                self.err(
+                    loc,
+                    field,
+                    format!("{what} has unit {u} but {want} was expected{why}"),
+                );
                 false
             }
         }
     }
 
-    fn parse_unit(&mut self, text: &str, span: &Range<usize>, src: &Origin, field: &str) -> Option<Unit> {
+    fn parse_unit(
+        &mut self,
+        text: &str,
+        span: &Range<usize>,
+        src: &Origin,
+        field: &str,
+    ) -> Option<Unit> {
         match Unit::parse(text) {
             Ok(u) => Some(u),
             Err(e) => {
@@ -403,24 +516,40 @@ fn topo_order(n: usize, deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
 
 /// Validates assembled modules (top-level last) into a [`Model`].
 pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
-    let top = modules.last().expect("assemble returns at least the top module");
+    let top = modules
+        .last()
+        .expect("assemble returns at least the top module");
     let mut pre = Diagnostics::default();
 
     // The time unit: declared by the top-level model; modules may repeat it.
     let (time_unit, time_unit_text) = match &top.time_unit {
         Some(s) => match Unit::parse(&s.text) {
-            Ok(u) if u.same_dimension(&Unit::parse("s").expect("known unit")) => (u, s.text.clone()),
+            Ok(u) if u.same_dimension(&Unit::parse("s").expect("known unit")) => {
+                (u, s.text.clone())
+            }
             Ok(u) => {
-                pre.push(Some(top.src.location(s.span.start)), "model.time_unit", format!("time_unit must be a unit of time, found {u}"));
+                pre.push(
+                    Some(top.src.location(s.span.start)),
+                    "model.time_unit",
+                    format!("time_unit must be a unit of time, found {u}"),
+                );
                 (Unit::parse("day").expect("known unit"), "day".into())
             }
             Err(e) => {
-                pre.push(Some(top.src.location(s.span.start)), "model.time_unit", e.message);
+                pre.push(
+                    Some(top.src.location(s.span.start)),
+                    "model.time_unit",
+                    e.message,
+                );
                 (Unit::parse("day").expect("known unit"), "day".into())
             }
         },
         None => {
-            pre.push(Some(top.src.location(0)), "model.time_unit", "the top-level model must declare `time_unit` (e.g. \"day\")");
+            pre.push(
+                Some(top.src.location(0)),
+                "model.time_unit",
+                "the top-level model must declare `time_unit` (e.g. \"day\")",
+            );
             (Unit::parse("day").expect("known unit"), "day".into())
         }
     };
@@ -477,7 +606,12 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     {
         let declare = |name: &str, d: Decl, origin: &Origin, cx: &mut Ctx<'_>| {
             if let Some((prev, porigin)) = cx.decls.get(name) {
-                let msg = format!("`{name}` is declared twice: as a {} here and as a {} at {}", d.kind(), prev.kind(), porigin.loc());
+                let msg = format!(
+                    "`{name}` is declared twice: as a {} here and as a {} at {}",
+                    d.kind(),
+                    prev.kind(),
+                    porigin.loc()
+                );
                 cx.err(origin.loc(), name, msg);
             } else {
                 cx.decls.insert(name.to_string(), (d, origin.clone()));
@@ -508,7 +642,12 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     let mut parameters = Vec::with_capacity(params.len());
     for p in &params {
         let field = format!("parameters.{}", p.name);
-        let unit = cx.parse_unit(&p.unit.text, &p.unit.span, &p.origin, &format!("{field}.unit"));
+        let unit = cx.parse_unit(
+            &p.unit.text,
+            &p.unit.span,
+            &p.origin,
+            &format!("{field}.unit"),
+        );
         let vloc = p.origin.src.location(p.value_span.start);
         if p.value < 0.0 && !p.allow_negative {
             cx.err(vloc.clone(), &format!("{field}.value"), format!(
@@ -523,13 +662,24 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             }
             ParamStatus::Assumed | ParamStatus::Calibrated => {
                 if p.range.is_none() {
-                    cx.err(p.origin.loc(), &field, format!("status \"{}\" needs a plausible `range = [low, high]`", p.status.as_str()));
+                    cx.err(
+                        p.origin.loc(),
+                        &field,
+                        format!(
+                            "status \"{}\" needs a plausible `range = [low, high]`",
+                            p.status.as_str()
+                        ),
+                    );
                 }
             }
         }
         if let Some((lo, hi)) = p.range {
             if p.value < lo || p.value > hi {
-                cx.err(vloc, &format!("{field}.value"), format!("value {} lies outside its range [{lo}, {hi}]", p.value));
+                cx.err(
+                    vloc,
+                    &format!("{field}.value"),
+                    format!("value {} lies outside its range [{lo}, {hi}]", p.value),
+                );
             }
         }
         let unit = unit.unwrap_or_else(Unit::one);
@@ -550,24 +700,44 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     }
 
     // Derived quantities, in dependency order.
-    let derived_index: HashMap<&str, usize> = derived.iter().enumerate().map(|(i, d)| (d.name.as_str(), i)).collect();
+    let derived_index: HashMap<&str, usize> = derived
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.name.as_str(), i))
+        .collect();
     let deps: Vec<Vec<usize>> = derived
         .iter()
-        .map(|d| names(&d.expr).iter().filter_map(|n| derived_index.get(n.as_str()).copied()).collect())
+        .map(|d| {
+            names(&d.expr)
+                .iter()
+                .filter_map(|n| derived_index.get(n.as_str()).copied())
+                .collect()
+        })
         .collect();
     let mut derived_out = Vec::with_capacity(derived.len());
     match topo_order(derived.len(), &deps) {
         Err(cycle) => {
             let names: Vec<_> = cycle.iter().map(|&i| derived[i].name.as_str()).collect();
             let first = &derived[cycle[0]];
-            cx.err(first.origin.loc(), &format!("derived.{}", first.name), format!("derived quantities depend on each other in a cycle: {}", names.join(" -> ")));
+            cx.err(
+                first.origin.loc(),
+                &format!("derived.{}", first.name),
+                format!(
+                    "derived quantities depend on each other in a cycle: {}",
+                    names.join(" -> ")
+                ),
+            );
         }
         Ok(order) => {
             for i in order {
                 let d = &derived[i];
                 let field = format!("derived.{}", d.name);
-                let Some((expr, u)) = cx.resolve(&d.expr, Scope::Params, &field) else { continue };
-                let declared = d.unit.as_ref().and_then(|s| cx.parse_unit(&s.text, &s.span, &d.origin, &format!("{field}.unit")));
+                let Some((expr, u)) = cx.resolve(&d.expr, Scope::Params, &field) else {
+                    continue;
+                };
+                let declared = d.unit.as_ref().and_then(|s| {
+                    cx.parse_unit(&s.text, &s.span, &d.origin, &format!("{field}.unit"))
+                });
                 let unit = match (declared, &u) {
                     (Some(want), got) => {
                         cx.expect_unit(got, &want, d.origin.loc(), &field, "the expression");
@@ -577,14 +747,25 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
                     (None, UType::Any) => Unit::one(),
                 };
                 cx.derived_final[i] = Some((derived_out.len(), unit.clone()));
-                derived_out.push(Derived { name: d.name.clone(), expr, unit, description: d.description.clone(), origin: d.origin.loc() });
+                derived_out.push(Derived {
+                    name: d.name.clone(),
+                    expr,
+                    unit,
+                    description: d.description.clone(),
+                    origin: d.origin.loc(),
+                });
             }
         }
     }
 
     // State units.
     for (i, s) in states.iter().enumerate() {
-        cx.state_units[i] = cx.parse_unit(&s.unit.text, &s.unit.span, &s.origin, &format!("states.{}.unit", s.name));
+        cx.state_units[i] = cx.parse_unit(
+            &s.unit.text,
+            &s.unit.span,
+            &s.origin,
+            &format!("states.{}.unit", s.name),
+        );
     }
 
     // Fluxes, in dependency order.
@@ -598,36 +779,66 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             }
             None => {
                 let hint = did_you_mean(&r.name, states.iter().map(|s| s.name.as_str()));
-                cx.err(r.origin.loc(), field, format!("unknown state `{}`{hint}", r.name));
+                cx.err(
+                    r.origin.loc(),
+                    field,
+                    format!("unknown state `{}`{hint}", r.name),
+                );
                 None
             }
         }
     };
-    let flux_index: HashMap<&str, usize> = fluxes.iter().enumerate().map(|(i, f)| (f.name.as_str(), i)).collect();
+    let flux_index: HashMap<&str, usize> = fluxes
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.name.as_str(), i))
+        .collect();
     let fdeps: Vec<Vec<usize>> = fluxes
         .iter()
-        .map(|f| names(&f.rate).iter().filter_map(|n| flux_index.get(n.as_str()).copied()).collect())
+        .map(|f| {
+            names(&f.rate)
+                .iter()
+                .filter_map(|n| flux_index.get(n.as_str()).copied())
+                .collect()
+        })
         .collect();
     let mut fluxes_out = Vec::with_capacity(fluxes.len());
     match topo_order(fluxes.len(), &fdeps) {
         Err(cycle) => {
             let names: Vec<_> = cycle.iter().map(|&i| fluxes[i].name.as_str()).collect();
             let first = &fluxes[cycle[0]];
-            cx.err(first.origin.loc(), &format!("fluxes.{}", first.name), format!("fluxes depend on each other in a cycle: {}", names.join(" -> ")));
+            cx.err(
+                first.origin.loc(),
+                &format!("fluxes.{}", first.name),
+                format!(
+                    "fluxes depend on each other in a cycle: {}",
+                    names.join(" -> ")
+                ),
+            );
         }
         Ok(order) => {
             for i in order {
                 let f = &fluxes[i];
                 let field = format!("fluxes.{}", f.name);
-                let from = f.from.as_ref().and_then(|r| state_of(&mut cx, r, &format!("{field}.from")));
-                let to = f.to.as_ref().and_then(|r| state_of(&mut cx, r, &format!("{field}.to")));
+                let from = f
+                    .from
+                    .as_ref()
+                    .and_then(|r| state_of(&mut cx, r, &format!("{field}.from")));
+                let to =
+                    f.to.as_ref()
+                        .and_then(|r| state_of(&mut cx, r, &format!("{field}.to")));
                 if (f.from.is_some() && from.is_none()) || (f.to.is_some() && to.is_none()) {
                     continue;
                 }
-                let Some((expr, u)) = cx.resolve(&f.rate, Scope::Dynamic, &format!("{field}.rate")) else { continue };
+                let Some((expr, u)) = cx.resolve(&f.rate, Scope::Dynamic, &format!("{field}.rate"))
+                else {
+                    continue;
+                };
                 let end_unit = from.or(to).and_then(|s| cx.state_units[s].clone());
                 if let (Some(a), Some(b)) = (from, to) {
-                    if let (Some(ua), Some(ub)) = (cx.state_units[a].clone(), cx.state_units[b].clone()) {
+                    if let (Some(ua), Some(ub)) =
+                        (cx.state_units[a].clone(), cx.state_units[b].clone())
+                    {
                         if !ua.same_as(&ub) {
                             cx.err(f.origin.loc(), &field, format!(
                                 "`from` ({}, {ua}) and `to` ({}, {ub}) have different units; a flux moves one quantity, so split it into two fluxes with an explicit conversion",
@@ -638,9 +849,23 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
                 }
                 let Some(end_unit) = end_unit else { continue };
                 let want = end_unit.div(&time_unit);
-                cx.expect_unit(&u, &want, f.origin.loc(), &format!("{field}.rate"), "the flux rate");
+                cx.expect_unit(
+                    &u,
+                    &want,
+                    f.origin.loc(),
+                    &format!("{field}.rate"),
+                    "the flux rate",
+                );
                 cx.flux_final[i] = Some((fluxes_out.len(), want.clone()));
-                fluxes_out.push(Flux { name: f.name.clone(), from, to, rate: expr, unit: want, description: f.description.clone(), origin: f.origin.loc() });
+                fluxes_out.push(Flux {
+                    name: f.name.clone(),
+                    from,
+                    to,
+                    rate: expr,
+                    unit: want,
+                    description: f.description.clone(),
+                    origin: f.origin.loc(),
+                });
             }
         }
     }
@@ -654,7 +879,13 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
         // A bare number is in the state's own unit.
         let literal = matches!(s.initial.ast.kind, AstKind::Num(_));
         if let (Some((_, u)), Some(want), false) = (&initial, &unit, literal) {
-            cx.expect_unit(u, want, s.initial.loc(&s.initial.ast.span), &field, "the initial value");
+            cx.expect_unit(
+                u,
+                want,
+                s.initial.loc(&s.initial.ast.span),
+                &field,
+                "the initial value",
+            );
         }
         states_out.push(State {
             name: s.name.clone(),
@@ -669,12 +900,16 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     }
     for r in &rates {
         let field = format!("rates.{}", r.state.name);
-        let Some(si) = state_of(&mut cx, &r.state, &field) else { continue };
+        let Some(si) = state_of(&mut cx, &r.state, &field) else {
+            continue;
+        };
         if states_out[si].rate.is_some() {
             cx.err(r.state.origin.loc(), &field, format!("state `{}` has two [rates] entries; combine them, or use [fluxes] to add terms from another module", r.state.name));
             continue;
         }
-        let Some((expr, u)) = cx.resolve(&r.expr, Scope::Dynamic, &field) else { continue };
+        let Some((expr, u)) = cx.resolve(&r.expr, Scope::Dynamic, &field) else {
+            continue;
+        };
         if let Some(su) = cx.state_units[si].clone() {
             let want = su.div(&time_unit);
             cx.expect_unit(&u, &want, r.expr.loc(&r.expr.ast.span), &field, "the rate");
@@ -682,7 +917,9 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
         states_out[si].rate = Some(expr);
     }
     for (i, s) in states_out.iter().enumerate() {
-        let has_flux = fluxes_out.iter().any(|f| f.from == Some(i) || f.to == Some(i));
+        let has_flux = fluxes_out
+            .iter()
+            .any(|f| f.from == Some(i) || f.to == Some(i));
         if s.rate.is_none() && !has_flux && cx.state_units[i].is_some() {
             let loc = states[i].origin.loc();
             cx.err(loc, &format!("states.{}", s.name), "state has no rate and no flux; add a [rates] entry (write \"0\" for a constant state) or a flux");
@@ -693,16 +930,33 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     let mut routes_out = Vec::with_capacity(routes.len());
     for r in &routes {
         let field = format!("routes.{}", r.name);
-        let Some(state) = state_of(&mut cx, &r.state, &format!("{field}.state")) else { continue };
+        let Some(state) = state_of(&mut cx, &r.state, &format!("{field}.state")) else {
+            continue;
+        };
         let bioavailability = match &r.bioavailability {
             None => Expr::Const(1.0),
             Some(b) => {
-                let Some((expr, u)) = cx.resolve(b, Scope::Params, &format!("{field}.bioavailability")) else { continue };
-                cx.dimensionless("bioavailability", &u, b.loc(&b.ast.span), &format!("{field}.bioavailability"));
+                let Some((expr, u)) =
+                    cx.resolve(b, Scope::Params, &format!("{field}.bioavailability"))
+                else {
+                    continue;
+                };
+                cx.dimensionless(
+                    "bioavailability",
+                    &u,
+                    b.loc(&b.ast.span),
+                    &format!("{field}.bioavailability"),
+                );
                 expr
             }
         };
-        routes_out.push(Route { name: r.name.clone(), state, bioavailability, description: r.description.clone(), origin: r.origin.loc() });
+        routes_out.push(Route {
+            name: r.name.clone(),
+            state,
+            bioavailability,
+            description: r.description.clone(),
+            origin: r.origin.loc(),
+        });
     }
 
     // Outputs, in file order.
@@ -710,11 +964,22 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     for (i, o) in outputs.iter().enumerate() {
         cx.current_output = i;
         let field = format!("outputs.{}", o.name);
-        let declared = o.unit.as_ref().and_then(|s| cx.parse_unit(&s.text, &s.span, &o.origin, &format!("{field}.unit")));
-        let Some((expr, u)) = cx.resolve(&o.expr, Scope::Output, &format!("{field}.expr")) else { continue };
+        let declared = o
+            .unit
+            .as_ref()
+            .and_then(|s| cx.parse_unit(&s.text, &s.span, &o.origin, &format!("{field}.unit")));
+        let Some((expr, u)) = cx.resolve(&o.expr, Scope::Output, &format!("{field}.expr")) else {
+            continue;
+        };
         let unit = match declared {
             Some(want) => {
-                cx.expect_unit(&u, &want, o.expr.loc(&o.expr.ast.span), &format!("{field}.expr"), "the expression");
+                cx.expect_unit(
+                    &u,
+                    &want,
+                    o.expr.loc(&o.expr.ast.span),
+                    &format!("{field}.expr"),
+                    "the expression",
+                );
                 want
             }
             None => match u {
@@ -723,7 +988,14 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             },
         };
         cx.output_units[i] = Some(unit.clone());
-        outputs_out.push(Output { name: o.name.clone(), expr, unit, description: o.description.clone(), error: o.error.clone(), origin: o.origin.loc() });
+        outputs_out.push(Output {
+            name: o.name.clone(),
+            expr,
+            unit,
+            description: o.description.clone(),
+            error: o.error.clone(),
+            origin: o.origin.loc(),
+        });
     }
 
     cx.diags.finish(Model {

@@ -46,7 +46,10 @@ pub fn to_f64(v: &DeValue<'_>) -> Option<f64> {
                 Some(d) => (true, d),
                 None => (false, s),
             };
-            let digits = digits.trim_start_matches("0x").trim_start_matches("0o").trim_start_matches("0b");
+            let digits = digits
+                .trim_start_matches("0x")
+                .trim_start_matches("0o")
+                .trim_start_matches("0b");
             let v = i64::from_str_radix(digits, i.radix()).ok()? as f64;
             Some(if neg { -v } else { v })
         }
@@ -69,7 +72,10 @@ pub struct Reader<'s> {
 impl<'s> Reader<'s> {
     /// A reader over `src`.
     pub fn new(src: &'s SourceFile) -> Self {
-        Reader { src, diags: Diagnostics::default() }
+        Reader {
+            src,
+            diags: Diagnostics::default(),
+        }
     }
 
     /// Location of a byte span's start.
@@ -86,9 +92,17 @@ impl<'s> Reader<'s> {
     /// Views a value as a table, or records that a table was expected.
     pub fn table<'a, 'i>(&mut self, v: &'a Value<'i>, path: &str) -> Option<TableView<'a, 'i>> {
         match v.get_ref() {
-            DeValue::Table(t) => Some(TableView { table: t, span: v.span(), path: path.to_string() }),
+            DeValue::Table(t) => Some(TableView {
+                table: t,
+                span: v.span(),
+                path: path.to_string(),
+            }),
             other => {
-                self.error(&v.span(), path, format!("expected a table, found {}", kind_name(other)));
+                self.error(
+                    &v.span(),
+                    path,
+                    format!("expected a table, found {}", kind_name(other)),
+                );
                 None
             }
         }
@@ -134,12 +148,17 @@ impl<'a, 'i> TableView<'a, 'i> {
 
     /// The raw value of a key.
     pub fn get(&self, key: &str) -> Option<&'a Value<'i>> {
-        self.table.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
+        self.table
+            .iter()
+            .find(|(k, _)| k.get_ref().as_ref() == key)
+            .map(|(_, v)| v)
     }
 
     /// Entries in file order: (key, key span, value).
     pub fn entries(&self) -> impl Iterator<Item = (&'a str, Range<usize>, &'a Value<'i>)> + 'a {
-        self.table.iter().map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
+        self.table
+            .iter()
+            .map(|(k, v)| (k.get_ref().as_ref(), k.span(), v))
     }
 
     /// Records every key that is not in `allowed`, with a "did you mean" hint.
@@ -150,7 +169,10 @@ impl<'a, 'i> TableView<'a, 'i> {
                 r.error(
                     &span,
                     &self.child(k),
-                    format!("unknown field `{k}`{hint}; expected one of: {}", allowed.join(", ")),
+                    format!(
+                        "unknown field `{k}`{hint}; expected one of: {}",
+                        allowed.join(", ")
+                    ),
                 );
             }
         }
@@ -161,14 +183,25 @@ impl<'a, 'i> TableView<'a, 'i> {
         match self.get(key) {
             None => {
                 if required {
-                    r.error(&self.span, &self.child(key), format!("missing required field `{key}`"));
+                    r.error(
+                        &self.span,
+                        &self.child(key),
+                        format!("missing required field `{key}`"),
+                    );
                 }
                 None
             }
             Some(v) => match v.get_ref() {
-                DeValue::String(s) => Some(SpannedStr { text: s.to_string(), span: v.span() }),
+                DeValue::String(s) => Some(SpannedStr {
+                    text: s.to_string(),
+                    span: v.span(),
+                }),
                 other => {
-                    r.error(&v.span(), &self.child(key), format!("expected a string, found {}", kind_name(other)));
+                    r.error(
+                        &v.span(),
+                        &self.child(key),
+                        format!("expected a string, found {}", kind_name(other)),
+                    );
                     None
                 }
             },
@@ -176,22 +209,39 @@ impl<'a, 'i> TableView<'a, 'i> {
     }
 
     /// A numeric field (integer or float), which must be finite.
-    pub fn num(&self, r: &mut Reader<'_>, key: &str, required: bool) -> Option<(f64, Range<usize>)> {
+    pub fn num(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        required: bool,
+    ) -> Option<(f64, Range<usize>)> {
         match self.get(key) {
             None => {
                 if required {
-                    r.error(&self.span, &self.child(key), format!("missing required field `{key}`"));
+                    r.error(
+                        &self.span,
+                        &self.child(key),
+                        format!("missing required field `{key}`"),
+                    );
                 }
                 None
             }
             Some(v) => match to_f64(v.get_ref()) {
                 Some(x) if x.is_finite() => Some((x, v.span())),
                 Some(x) => {
-                    r.error(&v.span(), &self.child(key), format!("expected a finite number, found {x}"));
+                    r.error(
+                        &v.span(),
+                        &self.child(key),
+                        format!("expected a finite number, found {x}"),
+                    );
                     None
                 }
                 None => {
-                    r.error(&v.span(), &self.child(key), format!("expected a number, found {}", kind_name(v.get_ref())));
+                    r.error(
+                        &v.span(),
+                        &self.child(key),
+                        format!("expected a number, found {}", kind_name(v.get_ref())),
+                    );
                     None
                 }
             },
@@ -204,7 +254,11 @@ impl<'a, 'i> TableView<'a, 'i> {
         match v.get_ref() {
             DeValue::Boolean(b) => Some(*b),
             other => {
-                r.error(&v.span(), &self.child(key), format!("expected true or false, found {}", kind_name(other)));
+                r.error(
+                    &v.span(),
+                    &self.child(key),
+                    format!("expected true or false, found {}", kind_name(other)),
+                );
                 None
             }
         }
@@ -214,7 +268,14 @@ impl<'a, 'i> TableView<'a, 'i> {
     pub fn num_array(&self, r: &mut Reader<'_>, key: &str) -> Option<(Vec<f64>, Range<usize>)> {
         let v = self.get(key)?;
         let DeValue::Array(items) = v.get_ref() else {
-            r.error(&v.span(), &self.child(key), format!("expected an array of numbers, found {}", kind_name(v.get_ref())));
+            r.error(
+                &v.span(),
+                &self.child(key),
+                format!(
+                    "expected an array of numbers, found {}",
+                    kind_name(v.get_ref())
+                ),
+            );
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
@@ -222,7 +283,11 @@ impl<'a, 'i> TableView<'a, 'i> {
             match to_f64(item.get_ref()) {
                 Some(x) if x.is_finite() => out.push(x),
                 _ => {
-                    r.error(&item.span(), &format!("{}[{i}]", self.child(key)), "expected a finite number");
+                    r.error(
+                        &item.span(),
+                        &format!("{}[{i}]", self.child(key)),
+                        "expected a finite number",
+                    );
                     return None;
                 }
             }
@@ -234,15 +299,29 @@ impl<'a, 'i> TableView<'a, 'i> {
     pub fn str_array(&self, r: &mut Reader<'_>, key: &str) -> Option<Vec<SpannedStr>> {
         let v = self.get(key)?;
         let DeValue::Array(items) = v.get_ref() else {
-            r.error(&v.span(), &self.child(key), format!("expected an array of strings, found {}", kind_name(v.get_ref())));
+            r.error(
+                &v.span(),
+                &self.child(key),
+                format!(
+                    "expected an array of strings, found {}",
+                    kind_name(v.get_ref())
+                ),
+            );
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             match item.get_ref() {
-                DeValue::String(s) => out.push(SpannedStr { text: s.to_string(), span: item.span() }),
+                DeValue::String(s) => out.push(SpannedStr {
+                    text: s.to_string(),
+                    span: item.span(),
+                }),
                 other => {
-                    r.error(&item.span(), &format!("{}[{i}]", self.child(key)), format!("expected a string, found {}", kind_name(other)));
+                    r.error(
+                        &item.span(),
+                        &format!("{}[{i}]", self.child(key)),
+                        format!("expected a string, found {}", kind_name(other)),
+                    );
                 }
             }
         }
@@ -266,20 +345,42 @@ pub enum NumOrExpr {
 }
 
 /// Reads a field that may be a number or an expression string.
-pub fn num_or_expr(t: &TableView<'_, '_>, r: &mut Reader<'_>, key: &str, required: bool) -> Option<(NumOrExpr, Range<usize>)> {
+pub fn num_or_expr(
+    t: &TableView<'_, '_>,
+    r: &mut Reader<'_>,
+    key: &str,
+    required: bool,
+) -> Option<(NumOrExpr, Range<usize>)> {
     match t.get(key) {
         None => {
             if required {
-                r.error(&t.span, &t.child(key), format!("missing required field `{key}`"));
+                r.error(
+                    &t.span,
+                    &t.child(key),
+                    format!("missing required field `{key}`"),
+                );
             }
             None
         }
         Some(v) => match v.get_ref() {
-            DeValue::String(s) => Some((NumOrExpr::Expr(SpannedStr { text: s.to_string(), span: v.span() }), v.span())),
+            DeValue::String(s) => Some((
+                NumOrExpr::Expr(SpannedStr {
+                    text: s.to_string(),
+                    span: v.span(),
+                }),
+                v.span(),
+            )),
             other => match to_f64(other) {
                 Some(x) if x.is_finite() => Some((NumOrExpr::Num(x), v.span())),
                 _ => {
-                    r.error(&v.span(), &t.child(key), format!("expected a number or an expression string, found {}", kind_name(other)));
+                    r.error(
+                        &v.span(),
+                        &t.child(key),
+                        format!(
+                            "expected a number or an expression string, found {}",
+                            kind_name(other)
+                        ),
+                    );
                     None
                 }
             },

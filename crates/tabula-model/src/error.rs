@@ -71,8 +71,16 @@ impl ModelError {
     }
 
     /// A validation error with a single diagnostic.
-    pub fn single(location: Option<Location>, field: impl Into<String>, message: impl Into<String>) -> Self {
-        ModelError::Invalid(vec![Diagnostic { location, field: field.into(), message: message.into() }])
+    pub fn single(
+        location: Option<Location>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ModelError::Invalid(vec![Diagnostic {
+            location,
+            field: field.into(),
+            message: message.into(),
+        }])
     }
 }
 
@@ -98,8 +106,17 @@ pub struct Diagnostics {
 
 impl Diagnostics {
     /// Records a problem.
-    pub fn push(&mut self, location: Option<Location>, field: impl Into<String>, message: impl Into<String>) {
-        self.items.push(Diagnostic { location, field: field.into(), message: message.into() });
+    pub fn push(
+        &mut self,
+        location: Option<Location>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.items.push(Diagnostic {
+            location,
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     /// True when nothing was recorded.
@@ -125,7 +142,9 @@ impl Diagnostics {
     pub fn extend_from(&mut self, err: ModelError) {
         match err {
             ModelError::Invalid(d) => self.items.extend(d),
-            ModelError::Io { path, source } => self.push(None, "", format!("cannot read {path}: {source}")),
+            ModelError::Io { path, source } => {
+                self.push(None, "", format!("cannot read {path}: {source}"))
+            }
         }
     }
 }
@@ -153,7 +172,9 @@ pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str
         .map(|c| (levenshtein(&name.to_lowercase(), &c.to_lowercase()), c))
         .min_by_key(|(d, _)| *d);
     match best {
-        Some((d, c)) if d <= 2.max(name.len() / 4) && d < name.len() => format!(" (did you mean `{c}`?)"),
+        Some((d, c)) if d <= 2.max(name.len() / 4) && d < name.len() => {
+            format!(" (did you mean `{c}`?)")
+        }
         _ => String::new(),
     }
 }

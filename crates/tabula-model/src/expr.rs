@@ -102,7 +102,10 @@ impl BinOp {
 
     /// Comparison or logical operator (allowed only in derived quantities and outputs).
     pub fn is_logical(self) -> bool {
-        !matches!(self, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow)
+        !matches!(
+            self,
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Pow
+        )
     }
 }
 
@@ -160,7 +163,10 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
                 }
             }
             let s = &text[start..i];
-            let v: f64 = s.parse().map_err(|_| ExprError { message: format!("malformed number `{s}`"), span: start..i })?;
+            let v: f64 = s.parse().map_err(|_| ExprError {
+                message: format!("malformed number `{s}`"),
+                span: start..i,
+            })?;
             out.push((Tok::Num(v), start..i));
             continue;
         }
@@ -229,14 +235,27 @@ pub fn parse(text: &str) -> Result<Ast, ExprError> {
     if toks.len() > MAX_TOKENS {
         return Err(ExprError { message: format!("expression longer than {MAX_TOKENS} tokens; split it into derived quantities or fluxes"), span: 0..text.len() });
     }
-    let mut p = Parser { toks, pos: 0, depth: 0 };
+    let mut p = Parser {
+        toks,
+        pos: 0,
+        depth: 0,
+    };
     if p.peek() == &Tok::End {
-        return Err(ExprError { message: "empty expression".into(), span: 0..text.len() });
+        return Err(ExprError {
+            message: "empty expression".into(),
+            span: 0..text.len(),
+        });
     }
     let e = p.or()?;
     if p.peek() != &Tok::End {
         let span = p.span();
-        return Err(ExprError { message: format!("unexpected {} after a complete expression", describe(p.peek())), span });
+        return Err(ExprError {
+            message: format!(
+                "unexpected {} after a complete expression",
+                describe(p.peek())
+            ),
+            span,
+        });
     }
     Ok(e)
 }
@@ -270,14 +289,20 @@ impl Parser {
     fn enter(&mut self) -> Result<(), ExprError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(ExprError { message: format!("expression nested deeper than {MAX_DEPTH} levels"), span: self.span() });
+            return Err(ExprError {
+                message: format!("expression nested deeper than {MAX_DEPTH} levels"),
+                span: self.span(),
+            });
         }
         Ok(())
     }
 
     fn binary(op: BinOp, a: Ast, b: Ast) -> Ast {
         let span = a.span.start..b.span.end;
-        Ast { kind: AstKind::Binary(op, Box::new(a), Box::new(b)), span }
+        Ast {
+            kind: AstKind::Binary(op, Box::new(a), Box::new(b)),
+            span,
+        }
     }
 
     fn or(&mut self) -> Result<Ast, ExprError> {
@@ -314,7 +339,10 @@ impl Parser {
         self.bump();
         let b = self.sum()?;
         if matches!(self.peek(), Tok::Op("<" | "<=" | ">" | ">=" | "==" | "!=")) {
-            return Err(ExprError { message: "comparisons cannot be chained; write `a < b and b < c`".into(), span: self.span() });
+            return Err(ExprError {
+                message: "comparisons cannot be chained; write `a < b and b < c`".into(),
+                span: self.span(),
+            });
         }
         Ok(Self::binary(op, a, b))
     }
@@ -354,7 +382,10 @@ impl Parser {
                 let (_, s) = self.bump();
                 let inner = self.unary()?;
                 let span = s.start..inner.span.end;
-                Ok(Ast { kind: AstKind::Neg(Box::new(inner)), span })
+                Ok(Ast {
+                    kind: AstKind::Neg(Box::new(inner)),
+                    span,
+                })
             }
             Tok::Op("+") => {
                 self.bump();
@@ -379,10 +410,16 @@ impl Parser {
     fn atom(&mut self) -> Result<Ast, ExprError> {
         let (tok, span) = self.bump();
         match tok {
-            Tok::Num(v) => Ok(Ast { kind: AstKind::Num(v), span }),
+            Tok::Num(v) => Ok(Ast {
+                kind: AstKind::Num(v),
+                span,
+            }),
             Tok::Name(name) => {
                 if self.peek() != &Tok::LParen {
-                    return Ok(Ast { kind: AstKind::Name(name), span });
+                    return Ok(Ast {
+                        kind: AstKind::Name(name),
+                        span,
+                    });
                 }
                 self.bump();
                 self.enter()?;
@@ -404,7 +441,10 @@ impl Parser {
                 }
                 let (_, close) = self.bump();
                 self.depth -= 1;
-                Ok(Ast { kind: AstKind::Call(name, args), span: span.start..close.end })
+                Ok(Ast {
+                    kind: AstKind::Call(name, args),
+                    span: span.start..close.end,
+                })
             }
             Tok::LParen => {
                 self.enter()?;
@@ -412,12 +452,21 @@ impl Parser {
                 self.depth -= 1;
                 if self.peek() != &Tok::RParen {
                     let d = describe(self.peek());
-                    return Err(ExprError { message: format!("expected `)`, found {d}"), span: self.span() });
+                    return Err(ExprError {
+                        message: format!("expected `)`, found {d}"),
+                        span: self.span(),
+                    });
                 }
                 self.bump();
                 Ok(e)
             }
-            other => Err(ExprError { message: format!("expected a number, a name or `(`, found {}", describe(&other)), span }),
+            other => Err(ExprError {
+                message: format!(
+                    "expected a number, a name or `(`, found {}",
+                    describe(&other)
+                ),
+                span,
+            }),
         }
     }
 }

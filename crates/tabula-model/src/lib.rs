@@ -53,7 +53,9 @@ use std::path::Path;
 
 pub use error::{Diagnostic, Diagnostics, Location, ModelError};
 pub use expr::BinOp;
-pub use model::{Derived, ErrorModel, Expr, Flux, Func, Model, Output, ParamStatus, Parameter, Route, State, Sym};
+pub use model::{
+    Derived, ErrorModel, Expr, Flux, Func, Model, Output, ParamStatus, Parameter, Route, State, Sym,
+};
 pub use source::{EmptyLibrary, Library, SourceFile};
 pub use units::Unit;
 
@@ -76,7 +78,11 @@ pub fn load_model_file(path: &Path, library: &dyn Library) -> Result<Model, Mode
 
 /// Loads a model by reference: a path (ending in `.toml`, or starting with `.` or `/`) or the name
 /// of a built-in model. `from` is the file making the reference (for relative paths).
-pub fn load_model_ref(reference: &str, from: Option<&SourceFile>, library: &dyn Library) -> Result<Model, ModelError> {
+pub fn load_model_ref(
+    reference: &str,
+    from: Option<&SourceFile>,
+    library: &dyn Library,
+) -> Result<Model, ModelError> {
     let src = source::load_reference(reference, from, library)
         .map_err(|msg| ModelError::single(None, "model", msg))?;
     load_model_source(src, library)

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use toml::de::DeValue;
 
-use crate::doc::{kind_name, num_or_expr, parse_document, to_f64, NumOrExpr, Reader, SpannedStr, TableView};
+use crate::doc::{
+    kind_name, num_or_expr, parse_document, to_f64, NumOrExpr, Reader, SpannedStr, TableView,
+};
 use crate::error::{Diagnostics, Location, ModelError};
 use crate::expr::{self, Ast, AstKind};
 use crate::model::{ErrorModel, Func, ParamStatus};
@@ -38,7 +40,14 @@ impl RawExpr {
         self.src.location(self.base + span.start)
     }
     fn constant(v: f64, src: &Arc<SourceFile>, at: usize) -> Self {
-        RawExpr { ast: Ast { kind: AstKind::Num(v), span: 0..0 }, src: src.clone(), base: at }
+        RawExpr {
+            ast: Ast {
+                kind: AstKind::Num(v),
+                span: 0..0,
+            },
+            src: src.clone(),
+            base: at,
+        }
     }
 }
 
@@ -137,21 +146,43 @@ pub(crate) struct RawModule {
 /// True for a valid identifier that is not reserved.
 pub(crate) fn check_identifier(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
-    let ok_start = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let ok_start = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !ok_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!(
             "`{name}` is not a valid name; expected letters, digits and `_`, starting with a letter"
         ));
     }
     if name == "t" || name == "and" || name == "or" || Func::from_name(name).is_some() {
-        return Err(format!("`{name}` is reserved (time `t`, operators and functions); choose another name"));
+        return Err(format!(
+            "`{name}` is reserved (time `t`, operators and functions); choose another name"
+        ));
     }
     Ok(())
 }
 
-const TOP_KEYS: &[&str] = &["model", "parameters", "derived", "states", "rates", "fluxes", "routes", "outputs"];
+const TOP_KEYS: &[&str] = &[
+    "model",
+    "parameters",
+    "derived",
+    "states",
+    "rates",
+    "fluxes",
+    "routes",
+    "outputs",
+];
 const MODEL_KEYS: &[&str] = &["name", "description", "time_unit", "include", "references"];
-const PARAM_KEYS: &[&str] = &["value", "unit", "description", "source", "status", "range", "note", "allow_negative"];
+const PARAM_KEYS: &[&str] = &[
+    "value",
+    "unit",
+    "description",
+    "source",
+    "status",
+    "range",
+    "note",
+    "allow_negative",
+];
 const DERIVED_KEYS: &[&str] = &["expr", "unit", "description", "note"];
 const STATE_KEYS: &[&str] = &["unit", "initial", "description", "allow_negative", "note"];
 const FLUX_KEYS: &[&str] = &["from", "to", "rate", "description", "note"];
@@ -182,7 +213,10 @@ struct ModuleReader<'s> {
 
 impl ModuleReader<'_> {
     fn origin(&self, span: &Range<usize>) -> Origin {
-        Origin { src: self.src.clone(), span: span.clone() }
+        Origin {
+            src: self.src.clone(),
+            span: span.clone(),
+        }
     }
 
     fn name(&mut self, name: &str, span: &Range<usize>, field: &str) -> bool {
@@ -202,7 +236,14 @@ impl ModuleReader<'_> {
             other => match to_f64(other) {
                 Some(x) if x.is_finite() => Some(RawExpr::constant(x, &self.src, v.span().start)),
                 _ => {
-                    self.r.error(&v.span(), field, format!("expected an expression string or a number, found {}", kind_name(other)));
+                    self.r.error(
+                        &v.span(),
+                        field,
+                        format!(
+                            "expected an expression string or a number, found {}",
+                            kind_name(other)
+                        ),
+                    );
                     None
                 }
             },
@@ -212,10 +253,18 @@ impl ModuleReader<'_> {
     fn parse_expr(&mut self, text: &str, span: &Range<usize>, field: &str) -> Option<RawExpr> {
         let base = string_body_start(&self.src, span);
         match expr::parse(text) {
-            Ok(ast) => Some(RawExpr { ast, src: self.src.clone(), base }),
+            Ok(ast) => Some(RawExpr {
+                ast,
+                src: self.src.clone(),
+                base,
+            }),
             Err(e) => {
                 let loc = self.src.location(base + e.span.start);
-                self.r.diags.push(Some(loc), field, format!("in expression \"{text}\": {}", e.message));
+                self.r.diags.push(
+                    Some(loc),
+                    field,
+                    format!("in expression \"{text}\": {}", e.message),
+                );
                 None
             }
         }
@@ -226,7 +275,11 @@ impl ModuleReader<'_> {
             Some(v) => self.expr_value(v, &t.child(key)),
             None => {
                 if required {
-                    self.r.error(&t.span, &t.child(key), format!("missing required field `{key}`"));
+                    self.r.error(
+                        &t.span,
+                        &t.child(key),
+                        format!("missing required field `{key}`"),
+                    );
                 }
                 None
             }
@@ -235,19 +288,31 @@ impl ModuleReader<'_> {
 
     fn name_ref(&mut self, t: &TableView<'_, '_>, key: &str, required: bool) -> Option<NameRef> {
         let s = t.str(&mut self.r, key, required)?;
-        Some(NameRef { name: s.text, origin: self.origin(&s.span) })
+        Some(NameRef {
+            name: s.text,
+            origin: self.origin(&s.span),
+        })
     }
 
     fn description(&mut self, t: &TableView<'_, '_>, required: bool) -> String {
-        t.str(&mut self.r, "description", required).map(|s| s.text).unwrap_or_default()
+        t.str(&mut self.r, "description", required)
+            .map(|s| s.text)
+            .unwrap_or_default()
     }
 }
 
 /// Reads one module file (without following includes).
 pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError> {
     let doc = parse_document(&src)?;
-    let mut mr = ModuleReader { r: Reader::new(&src), src: src.clone() };
-    let root = TableView { table: doc.get_ref(), span: doc.span(), path: String::new() };
+    let mut mr = ModuleReader {
+        r: Reader::new(&src),
+        src: src.clone(),
+    };
+    let root = TableView {
+        table: doc.get_ref(),
+        span: doc.span(),
+        path: String::new(),
+    };
     root.check_keys(&mut mr.r, TOP_KEYS);
 
     let mut m = RawModule {
@@ -269,17 +334,29 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
     match root.sub(&mut mr.r, "model") {
         Some(t) => {
             t.check_keys(&mut mr.r, MODEL_KEYS);
-            m.name = t.str(&mut mr.r, "name", true).map(|s| s.text).unwrap_or_default();
+            m.name = t
+                .str(&mut mr.r, "name", true)
+                .map(|s| s.text)
+                .unwrap_or_default();
             m.description = mr.description(&t, true);
             m.time_unit = t.str(&mut mr.r, "time_unit", false);
-            m.references = t.str_array(&mut mr.r, "references").unwrap_or_default().into_iter().map(|s| s.text).collect();
+            m.references = t
+                .str_array(&mut mr.r, "references")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.text)
+                .collect();
             if let Some(v) = t.get("include") {
                 read_includes(&mut mr, v, &t.child("include"), &mut m.includes);
             }
         }
         None => {
             if root.get("model").is_none() {
-                mr.r.error(&(0..0), "model", "missing the `[model]` table (name, description, time_unit)");
+                mr.r.error(
+                    &(0..0),
+                    "model",
+                    "missing the `[model]` table (name, description, time_unit)",
+                );
             }
         }
     }
@@ -290,7 +367,9 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             if !mr.name(name, &kspan, &path) {
                 continue;
             }
-            let Some(p) = mr.r.table(v, &path) else { continue };
+            let Some(p) = mr.r.table(v, &path) else {
+                continue;
+            };
             p.check_keys(&mut mr.r, PARAM_KEYS);
             let value = p.num(&mut mr.r, "value", true);
             let unit = p.str(&mut mr.r, "unit", true);
@@ -312,7 +391,11 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             let range = match p.num_array(&mut mr.r, "range") {
                 Some((r, span)) if r.len() == 2 => {
                     if r[0] > r[1] {
-                        mr.r.error(&span, &p.child("range"), format!("range [{}, {}] has low > high", r[0], r[1]));
+                        mr.r.error(
+                            &span,
+                            &p.child("range"),
+                            format!("range [{}, {}] has low > high", r[0], r[1]),
+                        );
                     }
                     Some((r[0], r[1]))
                 }
@@ -324,7 +407,9 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             };
             let note = p.str(&mut mr.r, "note", false).map(|s| s.text);
             let allow_negative = p.bool(&mut mr.r, "allow_negative").unwrap_or(false);
-            let (Some((value, value_span)), Some(unit)) = (value, unit) else { continue };
+            let (Some((value, value_span)), Some(unit)) = (value, unit) else {
+                continue;
+            };
             m.params.push(RawParam {
                 name: name.to_string(),
                 origin: mr.origin(&kspan),
@@ -349,14 +434,26 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             }
             let (expr, unit, description) = match v.get_ref() {
                 DeValue::Table(_) => {
-                    let Some(d) = mr.r.table(v, &path) else { continue };
+                    let Some(d) = mr.r.table(v, &path) else {
+                        continue;
+                    };
                     d.check_keys(&mut mr.r, DERIVED_KEYS);
-                    (mr.expr_field(&d, "expr", true), d.str(&mut mr.r, "unit", false), mr.description(&d, false))
+                    (
+                        mr.expr_field(&d, "expr", true),
+                        d.str(&mut mr.r, "unit", false),
+                        mr.description(&d, false),
+                    )
                 }
                 _ => (mr.expr_value(v, &path), None, String::new()),
             };
             if let Some(expr) = expr {
-                m.derived.push(RawDerived { name: name.to_string(), origin: mr.origin(&kspan), expr, unit, description });
+                m.derived.push(RawDerived {
+                    name: name.to_string(),
+                    origin: mr.origin(&kspan),
+                    expr,
+                    unit,
+                    description,
+                });
             }
         }
     }
@@ -367,7 +464,9 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             if !mr.name(name, &kspan, &path) {
                 continue;
             }
-            let Some(s) = mr.r.table(v, &path) else { continue };
+            let Some(s) = mr.r.table(v, &path) else {
+                continue;
+            };
             s.check_keys(&mut mr.r, STATE_KEYS);
             let unit = s.str(&mut mr.r, "unit", true);
             let allow_negative = s.bool(&mut mr.r, "allow_negative").unwrap_or(false);
@@ -378,12 +477,23 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                     }
                     Some(RawExpr::constant(x, &mr.src, span.start))
                 }
-                Some((NumOrExpr::Expr(e), _)) => mr.parse_expr(&e.text, &e.span, &s.child("initial")),
+                Some((NumOrExpr::Expr(e), _)) => {
+                    mr.parse_expr(&e.text, &e.span, &s.child("initial"))
+                }
                 None => None,
             };
             let description = mr.description(&s, true);
-            let (Some(unit), Some(initial)) = (unit, initial) else { continue };
-            m.states.push(RawState { name: name.to_string(), origin: mr.origin(&kspan), unit, initial, description, allow_negative });
+            let (Some(unit), Some(initial)) = (unit, initial) else {
+                continue;
+            };
+            m.states.push(RawState {
+                name: name.to_string(),
+                origin: mr.origin(&kspan),
+                unit,
+                initial,
+                description,
+                allow_negative,
+            });
         }
     }
 
@@ -391,7 +501,13 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
         for (name, kspan, v) in t.entries() {
             let path = t.child(name);
             if let Some(expr) = mr.expr_value(v, &path) {
-                m.rates.push(RawRate { state: NameRef { name: name.to_string(), origin: mr.origin(&kspan) }, expr });
+                m.rates.push(RawRate {
+                    state: NameRef {
+                        name: name.to_string(),
+                        origin: mr.origin(&kspan),
+                    },
+                    expr,
+                });
             }
         }
     }
@@ -402,7 +518,9 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             if !mr.name(name, &kspan, &path) {
                 continue;
             }
-            let Some(f) = mr.r.table(v, &path) else { continue };
+            let Some(f) = mr.r.table(v, &path) else {
+                continue;
+            };
             f.check_keys(&mut mr.r, FLUX_KEYS);
             let from = mr.name_ref(&f, "from", false);
             let to = mr.name_ref(&f, "to", false);
@@ -412,7 +530,14 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             let rate = mr.expr_field(&f, "rate", true);
             let description = mr.description(&f, false);
             if let Some(rate) = rate {
-                m.fluxes.push(RawFlux { name: name.to_string(), origin: mr.origin(&kspan), from, to, rate, description });
+                m.fluxes.push(RawFlux {
+                    name: name.to_string(),
+                    origin: mr.origin(&kspan),
+                    from,
+                    to,
+                    rate,
+                    description,
+                });
             }
         }
     }
@@ -423,13 +548,21 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             if !mr.name(name, &kspan, &path) {
                 continue;
             }
-            let Some(rt) = mr.r.table(v, &path) else { continue };
+            let Some(rt) = mr.r.table(v, &path) else {
+                continue;
+            };
             rt.check_keys(&mut mr.r, ROUTE_KEYS);
             let state = mr.name_ref(&rt, "state", true);
             let bioavailability = mr.expr_field(&rt, "bioavailability", false);
             let description = mr.description(&rt, false);
             if let Some(state) = state {
-                m.routes.push(RawRoute { name: name.to_string(), origin: mr.origin(&kspan), state, bioavailability, description });
+                m.routes.push(RawRoute {
+                    name: name.to_string(),
+                    origin: mr.origin(&kspan),
+                    state,
+                    bioavailability,
+                    description,
+                });
             }
         }
     }
@@ -442,12 +575,15 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             }
             let (expr, unit, description, error) = match v.get_ref() {
                 DeValue::Table(_) => {
-                    let Some(o) = mr.r.table(v, &path) else { continue };
+                    let Some(o) = mr.r.table(v, &path) else {
+                        continue;
+                    };
                     o.check_keys(&mut mr.r, OUTPUT_KEYS);
                     let error = o.sub(&mut mr.r, "error").map(|e| {
                         e.check_keys(&mut mr.r, ERROR_KEYS);
                         let additive = e.num(&mut mr.r, "additive", false).map_or(0.0, |x| x.0);
-                        let proportional = e.num(&mut mr.r, "proportional", false).map_or(0.0, |x| x.0);
+                        let proportional =
+                            e.num(&mut mr.r, "proportional", false).map_or(0.0, |x| x.0);
                         if additive < 0.0 || proportional < 0.0 {
                             mr.r.error(&e.span, &e.path, "error magnitudes must be >= 0");
                         }
@@ -455,12 +591,26 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                         let upper = e.num(&mut mr.r, "upper", false).map(|x| x.0);
                         if let (Some(l), Some(u)) = (lower, upper) {
                             if l > u {
-                                mr.r.error(&e.span, &e.path, format!("lower bound {l} is above upper bound {u}"));
+                                mr.r.error(
+                                    &e.span,
+                                    &e.path,
+                                    format!("lower bound {l} is above upper bound {u}"),
+                                );
                             }
                         }
-                        ErrorModel { additive, proportional, lower, upper }
+                        ErrorModel {
+                            additive,
+                            proportional,
+                            lower,
+                            upper,
+                        }
                     });
-                    (mr.expr_field(&o, "expr", true), o.str(&mut mr.r, "unit", false), mr.description(&o, true), error)
+                    (
+                        mr.expr_field(&o, "expr", true),
+                        o.str(&mut mr.r, "unit", false),
+                        mr.description(&o, true),
+                        error,
+                    )
                 }
                 _ => {
                     mr.r.error(&kspan, &path, "expected a table { expr = \"...\", unit = \"...\", description = \"...\" }");
@@ -468,7 +618,14 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                 }
             };
             if let Some(expr) = expr {
-                m.outputs.push(RawOutput { name: name.to_string(), origin: mr.origin(&kspan), expr, unit, description, error });
+                m.outputs.push(RawOutput {
+                    name: name.to_string(),
+                    origin: mr.origin(&kspan),
+                    expr,
+                    unit,
+                    description,
+                    error,
+                });
             }
         }
     }
@@ -476,23 +633,42 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
     mr.r.diags.finish(m)
 }
 
-fn read_includes(mr: &mut ModuleReader<'_>, v: &crate::doc::Value<'_>, path: &str, out: &mut Vec<RawInclude>) {
+fn read_includes(
+    mr: &mut ModuleReader<'_>,
+    v: &crate::doc::Value<'_>,
+    path: &str,
+    out: &mut Vec<RawInclude>,
+) {
     let DeValue::Array(items) = v.get_ref() else {
-        mr.r.error(&v.span(), path, format!("expected an array of module names, found {}", kind_name(v.get_ref())));
+        mr.r.error(
+            &v.span(),
+            path,
+            format!(
+                "expected an array of module names, found {}",
+                kind_name(v.get_ref())
+            ),
+        );
         return;
     };
     for (i, item) in items.iter().enumerate() {
         let ipath = format!("{path}[{i}]");
         match item.get_ref() {
             DeValue::String(s) => out.push(RawInclude {
-                module: SpannedStr { text: s.to_string(), span: item.span() },
+                module: SpannedStr {
+                    text: s.to_string(),
+                    span: item.span(),
+                },
                 prefix: None,
                 set: Vec::new(),
             }),
             DeValue::Table(_) => {
-                let Some(t) = mr.r.table(item, &ipath) else { continue };
+                let Some(t) = mr.r.table(item, &ipath) else {
+                    continue;
+                };
                 t.check_keys(&mut mr.r, INCLUDE_KEYS);
-                let Some(module) = t.str(&mut mr.r, "module", true) else { continue };
+                let Some(module) = t.str(&mut mr.r, "module", true) else {
+                    continue;
+                };
                 let prefix = t.str(&mut mr.r, "prefix", false);
                 if let Some(p) = &prefix {
                     if check_identifier(&format!("{}x", p.text)).is_err() {
@@ -504,13 +680,26 @@ fn read_includes(mr: &mut ModuleReader<'_>, v: &crate::doc::Value<'_>, path: &st
                     for (k, kspan, val) in st.entries() {
                         match to_f64(val.get_ref()) {
                             Some(x) if x.is_finite() => set.push((k.to_string(), x, kspan)),
-                            _ => mr.r.error(&val.span(), &st.child(k), "expected a finite number"),
+                            _ => {
+                                mr.r.error(&val.span(), &st.child(k), "expected a finite number")
+                            }
                         }
                     }
                 }
-                out.push(RawInclude { module, prefix: prefix.map(|p| p.text), set });
+                out.push(RawInclude {
+                    module,
+                    prefix: prefix.map(|p| p.text),
+                    set,
+                });
             }
-            other => mr.r.error(&item.span(), &ipath, format!("expected a module name or {{ module = ..., prefix = ... }}, found {}", kind_name(other))),
+            other => mr.r.error(
+                &item.span(),
+                &ipath,
+                format!(
+                    "expected a module name or {{ module = ..., prefix = ... }}, found {}",
+                    kind_name(other)
+                ),
+            ),
         }
     }
 }
@@ -579,13 +768,18 @@ impl RawModule {
 
 /// Loads a module and everything it includes, depth first (included modules come before the
 /// module that includes them). The top-level module is last.
-pub(crate) fn assemble(top: SourceFile, library: &dyn Library) -> Result<Vec<RawModule>, ModelError> {
+pub(crate) fn assemble(
+    top: SourceFile,
+    library: &dyn Library,
+) -> Result<Vec<RawModule>, ModelError> {
     let mut out = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut stack = Vec::new();
     let mut diags = Diagnostics::default();
     let top = Arc::new(top);
-    visit(top, None, library, &mut out, &mut seen, &mut stack, &mut diags);
+    visit(
+        top, None, library, &mut out, &mut seen, &mut stack, &mut diags,
+    );
     diags.finish(out)
 }
 
@@ -613,7 +807,11 @@ fn visit(
     let instance_key = format!("{key}#{}", prefix.as_deref().unwrap_or(""));
     if stack.contains(&key) {
         let loc = instance.as_ref().map(|(_, o)| o.loc());
-        diags.push(loc, "model.include", format!("include cycle: {} -> {}", stack.join(" -> "), key));
+        diags.push(
+            loc,
+            "model.include",
+            format!("include cycle: {} -> {}", stack.join(" -> "), key),
+        );
         return;
     }
     if !seen.insert(instance_key) {
@@ -638,11 +836,18 @@ fn visit(
             match module.params.iter_mut().find(|p| &p.name == name) {
                 Some(p) => p.value = *value,
                 None => {
-                    let hint = crate::error::did_you_mean(name, module.params.iter().map(|p| p.name.as_str()));
-                    diags.push(Some(origin.src.location(span.start)), format!("model.include.set.{name}"), format!(
-                        "module \"{}\" has no parameter `{name}`{hint}",
-                        inc.module.text
-                    ));
+                    let hint = crate::error::did_you_mean(
+                        name,
+                        module.params.iter().map(|p| p.name.as_str()),
+                    );
+                    diags.push(
+                        Some(origin.src.location(span.start)),
+                        format!("model.include.set.{name}"),
+                        format!(
+                            "module \"{}\" has no parameter `{name}`{hint}",
+                            inc.module.text
+                        ),
+                    );
                 }
             }
         }
@@ -653,9 +858,20 @@ fn visit(
     stack.push(key);
     let includes = std::mem::take(&mut module.includes);
     for inc in &includes {
-        let origin = Origin { src: src.clone(), span: inc.module.span.clone() };
+        let origin = Origin {
+            src: src.clone(),
+            span: inc.module.span.clone(),
+        };
         match load_reference(&inc.module.text, Some(&src), library) {
-            Ok(child) => visit(Arc::new(child), Some((inc, origin)), library, out, seen, stack, diags),
+            Ok(child) => visit(
+                Arc::new(child),
+                Some((inc, origin)),
+                library,
+                out,
+                seen,
+                stack,
+                diags,
+            ),
             Err(msg) => diags.push(Some(origin.loc()), "model.include", msg),
         }
     }

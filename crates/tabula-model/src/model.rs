@@ -73,8 +73,10 @@ impl Func {
     }
 
     /// Every function name, for messages.
-    pub const NAMES: [&'static str; 13] =
-        ["exp", "ln", "log", "log10", "sqrt", "abs", "pow", "min", "max", "clamp", "hill", "if", "not"];
+    pub const NAMES: [&'static str; 13] = [
+        "exp", "ln", "log", "log10", "sqrt", "abs", "pow", "min", "max", "clamp", "hill", "if",
+        "not",
+    ];
 
     /// The function's name.
     pub fn name(self) -> &'static str {

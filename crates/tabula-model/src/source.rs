@@ -25,13 +25,21 @@ impl SourceFile {
         let text: Arc<str> = text.into();
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
-        SourceFile { name: name.into(), path: None, builtin: None, text, line_starts }
+        SourceFile {
+            name: name.into(),
+            path: None,
+            builtin: None,
+            text,
+            line_starts,
+        }
     }
 
     /// Reads a file from disk.
     pub fn read(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ModelError::Io { path: path.display().to_string(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
         let mut f = SourceFile::new(path.display().to_string(), text);
         f.path = Some(path.to_path_buf());
         Ok(f)
@@ -45,8 +53,15 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let column = self.text.get(start..offset).map_or(1, |s| s.chars().count() + 1);
-        Location { file: self.name.clone(), line: line + 1, column }
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        Location {
+            file: self.name.clone(),
+            line: line + 1,
+            column,
+        }
     }
 }
 
@@ -83,14 +98,19 @@ pub fn load_reference(
     library: &dyn Library,
 ) -> Result<SourceFile, String> {
     if is_path_reference(name) {
-        let base = from.and_then(|f| f.path.as_ref()).and_then(|p| p.parent()).map(Path::to_path_buf);
+        let base = from
+            .and_then(|f| f.path.as_ref())
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
         let path = match base {
             Some(dir) => dir.join(name),
             None => PathBuf::from(name),
         };
         if from.is_some_and(|f| f.path.is_none()) && !Path::new(name).is_absolute() {
             // A built-in file may only include built-ins.
-            return Err(format!("built-in module cannot include the file \"{name}\"; use a built-in name"));
+            return Err(format!(
+                "built-in module cannot include the file \"{name}\"; use a built-in name"
+            ));
         }
         return SourceFile::read(&path).map_err(|e| e.to_string());
     }

@@ -38,50 +38,284 @@ const DAY: f64 = 86_400.0;
 
 const ATOMS: &[Atom] = &[
     // time
-    Atom { names: &["s", "sec"], scale: 1.0, dim: TIME, power: 1, per_litre: false },
-    Atom { names: &["min"], scale: 60.0, dim: TIME, power: 1, per_litre: false },
-    Atom { names: &["h", "hr", "hour"], scale: 3600.0, dim: TIME, power: 1, per_litre: false },
-    Atom { names: &["day", "d", "days"], scale: DAY, dim: TIME, power: 1, per_litre: false },
-    Atom { names: &["week", "wk", "weeks"], scale: 7.0 * DAY, dim: TIME, power: 1, per_litre: false },
-    Atom { names: &["month", "months"], scale: 30.4375 * DAY, dim: TIME, power: 1, per_litre: false },
-    Atom { names: &["year", "yr", "years"], scale: 365.25 * DAY, dim: TIME, power: 1, per_litre: false },
+    Atom {
+        names: &["s", "sec"],
+        scale: 1.0,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["min"],
+        scale: 60.0,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["h", "hr", "hour"],
+        scale: 3600.0,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["day", "d", "days"],
+        scale: DAY,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["week", "wk", "weeks"],
+        scale: 7.0 * DAY,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["month", "months"],
+        scale: 30.4375 * DAY,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["year", "yr", "years"],
+        scale: 365.25 * DAY,
+        dim: TIME,
+        power: 1,
+        per_litre: false,
+    },
     // mass
-    Atom { names: &["kg"], scale: 1e3, dim: MASS, power: 1, per_litre: false },
-    Atom { names: &["g"], scale: 1.0, dim: MASS, power: 1, per_litre: false },
-    Atom { names: &["mg"], scale: 1e-3, dim: MASS, power: 1, per_litre: false },
-    Atom { names: &["ug", "µg", "mcg"], scale: 1e-6, dim: MASS, power: 1, per_litre: false },
-    Atom { names: &["ng"], scale: 1e-9, dim: MASS, power: 1, per_litre: false },
-    Atom { names: &["pg"], scale: 1e-12, dim: MASS, power: 1, per_litre: false },
+    Atom {
+        names: &["kg"],
+        scale: 1e3,
+        dim: MASS,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["g"],
+        scale: 1.0,
+        dim: MASS,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["mg"],
+        scale: 1e-3,
+        dim: MASS,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["ug", "µg", "mcg"],
+        scale: 1e-6,
+        dim: MASS,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["ng"],
+        scale: 1e-9,
+        dim: MASS,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["pg"],
+        scale: 1e-12,
+        dim: MASS,
+        power: 1,
+        per_litre: false,
+    },
     // volume (length^3)
-    Atom { names: &["L", "l"], scale: 1e-3, dim: LENGTH, power: 3, per_litre: false },
-    Atom { names: &["dL", "dl"], scale: 1e-4, dim: LENGTH, power: 3, per_litre: false },
-    Atom { names: &["mL", "ml"], scale: 1e-6, dim: LENGTH, power: 3, per_litre: false },
-    Atom { names: &["uL", "µL", "ul"], scale: 1e-9, dim: LENGTH, power: 3, per_litre: false },
-    Atom { names: &["nL", "nl"], scale: 1e-12, dim: LENGTH, power: 3, per_litre: false },
-    Atom { names: &["fL", "fl"], scale: 1e-18, dim: LENGTH, power: 3, per_litre: false },
+    Atom {
+        names: &["L", "l"],
+        scale: 1e-3,
+        dim: LENGTH,
+        power: 3,
+        per_litre: false,
+    },
+    Atom {
+        names: &["dL", "dl"],
+        scale: 1e-4,
+        dim: LENGTH,
+        power: 3,
+        per_litre: false,
+    },
+    Atom {
+        names: &["mL", "ml"],
+        scale: 1e-6,
+        dim: LENGTH,
+        power: 3,
+        per_litre: false,
+    },
+    Atom {
+        names: &["uL", "µL", "ul"],
+        scale: 1e-9,
+        dim: LENGTH,
+        power: 3,
+        per_litre: false,
+    },
+    Atom {
+        names: &["nL", "nl"],
+        scale: 1e-12,
+        dim: LENGTH,
+        power: 3,
+        per_litre: false,
+    },
+    Atom {
+        names: &["fL", "fl"],
+        scale: 1e-18,
+        dim: LENGTH,
+        power: 3,
+        per_litre: false,
+    },
     // length
-    Atom { names: &["m"], scale: 1.0, dim: LENGTH, power: 1, per_litre: false },
-    Atom { names: &["cm"], scale: 1e-2, dim: LENGTH, power: 1, per_litre: false },
-    Atom { names: &["mm"], scale: 1e-3, dim: LENGTH, power: 1, per_litre: false },
+    Atom {
+        names: &["m"],
+        scale: 1.0,
+        dim: LENGTH,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["cm"],
+        scale: 1e-2,
+        dim: LENGTH,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["mm"],
+        scale: 1e-3,
+        dim: LENGTH,
+        power: 1,
+        per_litre: false,
+    },
     // amount and molar concentration
-    Atom { names: &["mol"], scale: 1.0, dim: AMOUNT, power: 1, per_litre: false },
-    Atom { names: &["mmol"], scale: 1e-3, dim: AMOUNT, power: 1, per_litre: false },
-    Atom { names: &["umol", "µmol"], scale: 1e-6, dim: AMOUNT, power: 1, per_litre: false },
-    Atom { names: &["nmol"], scale: 1e-9, dim: AMOUNT, power: 1, per_litre: false },
-    Atom { names: &["pmol"], scale: 1e-12, dim: AMOUNT, power: 1, per_litre: false },
-    Atom { names: &["M"], scale: 1.0, dim: AMOUNT, power: 1, per_litre: true },
-    Atom { names: &["mM"], scale: 1e-3, dim: AMOUNT, power: 1, per_litre: true },
-    Atom { names: &["uM", "µM"], scale: 1e-6, dim: AMOUNT, power: 1, per_litre: true },
-    Atom { names: &["nM"], scale: 1e-9, dim: AMOUNT, power: 1, per_litre: true },
-    Atom { names: &["pM"], scale: 1e-12, dim: AMOUNT, power: 1, per_litre: true },
+    Atom {
+        names: &["mol"],
+        scale: 1.0,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["mmol"],
+        scale: 1e-3,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["umol", "µmol"],
+        scale: 1e-6,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["nmol"],
+        scale: 1e-9,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["pmol"],
+        scale: 1e-12,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["M"],
+        scale: 1.0,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: true,
+    },
+    Atom {
+        names: &["mM"],
+        scale: 1e-3,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: true,
+    },
+    Atom {
+        names: &["uM", "µM"],
+        scale: 1e-6,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: true,
+    },
+    Atom {
+        names: &["nM"],
+        scale: 1e-9,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: true,
+    },
+    Atom {
+        names: &["pM"],
+        scale: 1e-12,
+        dim: AMOUNT,
+        power: 1,
+        per_litre: true,
+    },
     // counting dimensions
-    Atom { names: &["cells", "cell"], scale: 1.0, dim: 4, power: 1, per_litre: false },
-    Atom { names: &["copies", "copy"], scale: 1.0, dim: 5, power: 1, per_litre: false },
-    Atom { names: &["IU"], scale: 1.0, dim: 6, power: 1, per_litre: false },
-    Atom { names: &["U"], scale: 1.0, dim: 7, power: 1, per_litre: false },
-    Atom { names: &["AU"], scale: 1.0, dim: 8, power: 1, per_litre: false },
-    Atom { names: &["score", "points"], scale: 1.0, dim: 9, power: 1, per_litre: false },
-    Atom { names: &["events", "event"], scale: 1.0, dim: 10, power: 1, per_litre: false },
+    Atom {
+        names: &["cells", "cell"],
+        scale: 1.0,
+        dim: 4,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["copies", "copy"],
+        scale: 1.0,
+        dim: 5,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["IU"],
+        scale: 1.0,
+        dim: 6,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["U"],
+        scale: 1.0,
+        dim: 7,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["AU"],
+        scale: 1.0,
+        dim: 8,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["score", "points"],
+        scale: 1.0,
+        dim: 9,
+        power: 1,
+        per_litre: false,
+    },
+    Atom {
+        names: &["events", "event"],
+        scale: 1.0,
+        dim: 10,
+        power: 1,
+        per_litre: false,
+    },
 ];
 
 /// A physical unit: `scale * prod(base_i ^ dims_i)`, plus the named factors it was written with.
@@ -112,15 +346,25 @@ impl fmt::Display for UnitParseError {
 impl Unit {
     /// The dimensionless unit `1`.
     pub fn one() -> Unit {
-        Unit { scale: 1.0, dims: [0; NDIM], terms: Vec::new() }
+        Unit {
+            scale: 1.0,
+            dims: [0; NDIM],
+            terms: Vec::new(),
+        }
     }
 
     /// Parses a unit string such as `mg/L`, `1/day`, `cells/(uL*day)`, `m^2` or `1e9 cells/L`.
     pub fn parse(text: &str) -> Result<Unit, UnitParseError> {
-        let mut p = UnitParser { chars: text.chars().collect(), pos: 0, text };
+        let mut p = UnitParser {
+            chars: text.chars().collect(),
+            pos: 0,
+            text,
+        };
         p.skip_ws();
         if p.pos == p.chars.len() {
-            return Err(UnitParseError { message: "empty unit; write \"1\" for dimensionless".into() });
+            return Err(UnitParseError {
+                message: "empty unit; write \"1\" for dimensionless".into(),
+            });
         }
         let u = p.product()?;
         p.skip_ws();
@@ -153,7 +397,8 @@ impl Unit {
     /// The factor `f` such that a quantity `x` in `self` equals `f * x` in `target`, when the two
     /// have the same dimension.
     pub fn factor_to(&self, target: &Unit) -> Option<f64> {
-        self.same_dimension(target).then(|| self.scale / target.scale)
+        self.same_dimension(target)
+            .then(|| self.scale / target.scale)
     }
 
     /// Product of two units.
@@ -166,7 +411,11 @@ impl Unit {
         for (name, e) in &other.terms {
             add_term(&mut terms, name, *e);
         }
-        Unit { scale: self.scale * other.scale, dims, terms }
+        Unit {
+            scale: self.scale * other.scale,
+            dims,
+            terms,
+        }
     }
 
     /// Quotient of two units.
@@ -183,15 +432,25 @@ impl Unit {
         let terms = if n == 0 {
             Vec::new()
         } else {
-            self.terms.iter().map(|(name, e)| (name.clone(), e * n)).collect()
+            self.terms
+                .iter()
+                .map(|(name, e)| (name.clone(), e * n))
+                .collect()
         };
-        Unit { scale: self.scale.powi(n), dims, terms }
+        Unit {
+            scale: self.scale.powi(n),
+            dims,
+            terms,
+        }
     }
 
     /// Real power: only defined when every exponent stays an integer (e.g. `sqrt(m^2)`).
     pub fn powf(&self, x: f64) -> Option<Unit> {
         if self.is_dimensionless() && self.terms.is_empty() {
-            return Some(Unit { scale: self.scale.powf(x), ..Unit::one() });
+            return Some(Unit {
+                scale: self.scale.powf(x),
+                ..Unit::one()
+            });
         }
         let mut dims = self.dims;
         for d in dims.iter_mut() {
@@ -211,7 +470,11 @@ impl Unit {
             }
             terms.push((name.clone(), v.round() as i32));
         }
-        Some(Unit { scale: self.scale.powf(x), dims, terms })
+        Some(Unit {
+            scale: self.scale.powf(x),
+            dims,
+            terms,
+        })
     }
 }
 
@@ -255,14 +518,23 @@ impl fmt::Display for Unit {
                 .iter()
                 .zip(DIMENSION_NAMES)
                 .filter(|(d, _)| **d != 0)
-                .map(|(d, n)| if *d == 1 { n.to_string() } else { format!("{n}^{d}") })
+                .map(|(d, n)| {
+                    if *d == 1 {
+                        n.to_string()
+                    } else {
+                        format!("{n}^{d}")
+                    }
+                })
                 .collect();
             return write!(f, "[{}]", parts.join("*"));
         }
         let n = if num.is_empty() {
             "1".to_string()
         } else {
-            num.iter().map(|t| fmt_term(t)).collect::<Vec<_>>().join("*")
+            num.iter()
+                .map(|t| fmt_term(t))
+                .collect::<Vec<_>>()
+                .join("*")
         };
         if den.is_empty() {
             f.write_str(&n)
@@ -340,7 +612,9 @@ impl UnitParser<'_> {
                 self.pos += 1;
             }
             let s: String = self.chars[start..self.pos].iter().collect();
-            let n: i32 = s.parse().map_err(|_| self.error("expected an integer exponent"))?;
+            let n: i32 = s
+                .parse()
+                .map_err(|_| self.error("expected an integer exponent"))?;
             return Ok(base.powi(n));
         }
         Ok(base)
@@ -361,7 +635,11 @@ impl UnitParser<'_> {
             }
             Some('%') => {
                 self.pos += 1;
-                Ok(Unit { scale: 0.01, dims: [0; NDIM], terms: vec![("%".into(), 1)] })
+                Ok(Unit {
+                    scale: 0.01,
+                    dims: [0; NDIM],
+                    terms: vec![("%".into(), 1)],
+                })
             }
             Some(c) if c.is_ascii_digit() => {
                 let start = self.pos;
@@ -387,11 +665,18 @@ impl UnitParser<'_> {
                 if v == 1.0 {
                     return Ok(Unit::one());
                 }
-                Ok(Unit { scale: v, dims: [0; NDIM], terms: vec![(s, 1)] })
+                Ok(Unit {
+                    scale: v,
+                    dims: [0; NDIM],
+                    terms: vec![(s, 1)],
+                })
             }
             Some(c) if c.is_alphabetic() || c == 'µ' => {
                 let start = self.pos;
-                while self.peek().is_some_and(|c| c.is_alphanumeric() || c == 'µ' || c == '_') {
+                while self
+                    .peek()
+                    .is_some_and(|c| c.is_alphanumeric() || c == 'µ' || c == '_')
+                {
                     self.pos += 1;
                 }
                 let name: String = self.chars[start..self.pos].iter().collect();
@@ -415,7 +700,11 @@ impl UnitParser<'_> {
                     dims[LENGTH] -= 3;
                     scale /= 1e-3;
                 }
-                Ok(Unit { scale, dims, terms: vec![(atom.names[0].to_string(), 1)] })
+                Ok(Unit {
+                    scale,
+                    dims,
+                    terms: vec![(atom.names[0].to_string(), 1)],
+                })
             }
             _ => Err(self.error("expected a unit")),
         }
@@ -424,7 +713,11 @@ impl UnitParser<'_> {
 
 /// A comma-separated list of the unit symbols Tabula knows, for messages.
 pub fn known_units() -> String {
-    ATOMS.iter().map(|a| a.names[0]).collect::<Vec<_>>().join(", ")
+    ATOMS
+        .iter()
+        .map(|a| a.names[0])
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -458,14 +751,20 @@ mod tests {
     #[test]
     fn display_is_readable() {
         assert_eq!(u("mg/L").to_string(), "mg/L");
-        assert_eq!(u("mg").div(&u("L")).div(&u("day")).to_string(), "mg/(L*day)");
+        assert_eq!(
+            u("mg").div(&u("L")).div(&u("day")).to_string(),
+            "mg/(L*day)"
+        );
         assert_eq!(u("cells").div(&u("cells")).to_string(), "1");
         assert_eq!(u("m^2").to_string(), "m^2");
     }
 
     #[test]
     fn rejects_unknown_and_malformed() {
-        assert!(Unit::parse("mgg").unwrap_err().message.contains("unknown unit \"mgg\""));
+        assert!(Unit::parse("mgg")
+            .unwrap_err()
+            .message
+            .contains("unknown unit \"mgg\""));
         assert!(Unit::parse("").is_err());
         assert!(Unit::parse("mg/").is_err());
         assert!(Unit::parse("(mg").is_err());

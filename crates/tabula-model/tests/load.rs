@@ -71,35 +71,66 @@ fn syntax_errors_are_located() {
 #[test]
 fn unknown_names_get_suggestions() {
     let e = errors(&good_with("\"-k10 * A1\"", "\"-k100 * A1\""));
-    assert!(e.iter().any(|m| m.contains("unknown name `k100`") && m.contains("did you mean `k10`")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("unknown name `k100`") && m.contains("did you mean `k10`")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn unit_mismatch_in_a_rate_is_reported() {
     let e = errors(&good_with("\"-k10 * A1\"", "\"-CL * A1\""));
-    assert!(e.iter().any(|m| m.contains("rates.A1") && m.contains("mg/day was expected")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("rates.A1") && m.contains("mg/day was expected")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn scale_mismatch_is_not_converted_silently() {
-    let e = errors(&good_with("unit = \"mg/L\", description = \"Concentration\"", "unit = \"ng/mL\", description = \"Concentration\""));
-    assert!(e.iter().any(|m| m.contains("a conversion factor is missing")), "{e:?}");
+    let e = errors(&good_with(
+        "unit = \"mg/L\", description = \"Concentration\"",
+        "unit = \"ng/mL\", description = \"Concentration\"",
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("a conversion factor is missing")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn duplicates_point_at_both_places() {
-    let e = errors(&good_with("k21 = \"Q / V2\"", "k21 = \"Q / V2\"\nCL = \"Q\""));
-    assert!(e.iter().any(|m| m.contains("declared twice") && m.contains("test.toml:")), "{e:?}");
+    let e = errors(&good_with(
+        "k21 = \"Q / V2\"",
+        "k21 = \"Q / V2\"\nCL = \"Q\"",
+    ));
+    assert!(
+        e.iter()
+            .any(|m| m.contains("declared twice") && m.contains("test.toml:")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn negative_and_unsourced_parameters_are_rejected() {
     let e = errors(&good_with("value = 0.257", "value = -0.257"));
     assert!(e.iter().any(|m| m.contains("negative")), "{e:?}");
-    let e = errors(&good_with(", source = \"doi:10.1111/bcp.13991\" }\nV1", " }\nV1"));
+    let e = errors(&good_with(
+        ", source = \"doi:10.1111/bcp.13991\" }\nV1",
+        " }\nV1",
+    ));
     assert!(e.iter().any(|m| m.contains("no `source`")), "{e:?}");
-    let e = errors(&good_with("status = \"assumed\", range = [1, 5]", "status = \"assumed\""));
-    assert!(e.iter().any(|m| m.contains("needs a plausible `range")), "{e:?}");
+    let e = errors(&good_with(
+        "status = \"assumed\", range = [1, 5]",
+        "status = \"assumed\"",
+    ));
+    assert!(
+        e.iter().any(|m| m.contains("needs a plausible `range")),
+        "{e:?}"
+    );
     let e = errors(&good_with("range = [1, 5]", "range = [3, 5]"));
     assert!(e.iter().any(|m| m.contains("outside its range")), "{e:?}");
 }
@@ -107,15 +138,25 @@ fn negative_and_unsourced_parameters_are_rejected() {
 #[test]
 fn conditionals_are_not_allowed_in_rates() {
     let e = errors(&good_with("\"-k10 * A1\"", "\"-k10 * A1 * (t > 1)\""));
-    assert!(e.iter().any(|m| m.contains("not allowed in rates")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("not allowed in rates")),
+        "{e:?}"
+    );
     let e = errors(&good_with("\"-k10 * A1\"", "\"if(t > 1, 0, -k10 * A1)\""));
-    assert!(e.iter().any(|m| m.contains("not allowed in rates")), "{e:?}");
+    assert!(
+        e.iter().any(|m| m.contains("not allowed in rates")),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn unknown_fields_and_wrong_types() {
     let e = errors(&good_with("value = 0.257,", "vaule = 0.257,"));
-    assert!(e.iter().any(|m| m.contains("unknown field `vaule`") && m.contains("did you mean `value`")), "{e:?}");
+    assert!(
+        e.iter()
+            .any(|m| m.contains("unknown field `vaule`") && m.contains("did you mean `value`")),
+        "{e:?}"
+    );
     let e = errors(&good_with("value = 0.257", "value = \"fast\""));
     assert!(e.iter().any(|m| m.contains("expected a number")), "{e:?}");
     let e = errors(&good_with("value = 0.257", "value = nan"));
@@ -132,7 +173,10 @@ fn state_without_dynamics_is_an_error() {
 
 #[test]
 fn cycles_in_derived_are_reported() {
-    let e = errors(&good_with("k21 = \"Q / V2\"", "k21 = \"Q / V2 * k22 / k22\"\nk22 = \"k21\""));
+    let e = errors(&good_with(
+        "k21 = \"Q / V2\"",
+        "k21 = \"Q / V2 * k22 / k22\"\nk22 = \"k21\"",
+    ));
     assert!(e.iter().any(|m| m.contains("cycle")), "{e:?}");
 }
 
@@ -192,13 +236,16 @@ fn unknown_modules_and_bad_set_keys() {
     let msg = e.to_string();
     assert!(msg.contains("did you mean `pk/decay`"), "{msg}");
     let text = "[model]\nname='x'\ndescription='y'\ntime_unit='day'\ninclude=[{module='pk/decay', prefix='a_', set={kk=1}}]\n";
-    let msg = load_model_str("top.toml", text, &Lib).unwrap_err().to_string();
+    let msg = load_model_str("top.toml", text, &Lib)
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("has no parameter `kk`"), "{msg}");
 }
 
 #[test]
 fn io_errors_name_the_file() {
-    let e = tabula_model::load_model_file(std::path::Path::new("no/such/file.toml"), &EmptyLibrary).unwrap_err();
+    let e = tabula_model::load_model_file(std::path::Path::new("no/such/file.toml"), &EmptyLibrary)
+        .unwrap_err();
     assert!(matches!(e, ModelError::Io { .. }));
     assert!(e.to_string().contains("no/such/file.toml"));
 }

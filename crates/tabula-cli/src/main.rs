@@ -1,0 +1,76 @@
+//! `tabula`: in silico trials of immune-reset therapies.
+//!
+//! A thin layer over the library crates: argument parsing, progress, exit codes. Exit code 2
+//! means the input was malformed (the message names file, line and field); 1 means a run
+//! failed; 0 means success.
+
+mod commands;
+mod exit;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::exit::Failure;
+
+const ABOUT: &str =
+    "Tabula simulates immune-reset therapies in autoimmune disease: CAR-T, CAR-NK, \
+in vivo CAR-T, T-cell engagers, depleting antibodies and mesenchymal stem cells, acting on a \
+mechanistic model of B- and T-cell biology, antibodies, cytokines and disease scores.";
+
+const AFTER_HELP: &str = "\
+Examples:
+  tabula scenarios                          list the built-in scenarios
+  tabula simulate reference/pk_bolus        run a built-in scenario
+  tabula simulate my_scenario.toml --out results --format parquet
+  tabula simulate sle/cd19_car_t --param cd19_dose_scale=0.5 --plot png
+  tabula check my_model.toml                validate a model or scenario file
+  tabula model reference/one_compartment    show a model's parameters with units and sources
+
+Documentation: docs/model-format.md (files), docs/model.md (the built-in model).";
+
+#[derive(Parser)]
+#[command(name = "tabula", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate one patient under one regimen: time-course table and plot.
+    Simulate(commands::simulate::Args),
+    /// Validate a model or scenario file and report every problem found.
+    Check(commands::check::Args),
+    /// Show a model: states, parameters (value, unit, source), outputs.
+    Model(commands::list::ModelArgs),
+    /// List the built-in models and modules.
+    Models,
+    /// List the built-in scenarios.
+    Scenarios,
+    /// List the built-in therapies and their example scenarios.
+    Therapies,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(a) => commands::simulate::run(a),
+        Command::Check(a) => commands::check::run(a),
+        Command::Model(a) => commands::list::model(a),
+        Command::Models => commands::list::models(),
+        Command::Scenarios => commands::list::scenarios(),
+        Command::Therapies => commands::list::therapies(),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(msg)) => {
+            eprintln!("error: {msg}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,118 @@
+//! # tabula-library: the built-in models, scenarios and trials
+//!
+//! Every file under the repository's `library/` directory is embedded in the binary at build
+//! time, so `tabula simulate sle/cd19_car_t` works anywhere without the source tree:
+//!
+//! * `library/models/**.toml`: model modules (`immune/b_lineage`, `therapy/car_t`, ...) and
+//!   complete models that include them;
+//! * `library/scenarios/**.toml`: runnable single-patient scenarios;
+//! * `library/trials/**.toml`: virtual trials.
+//!
+//! Names are paths relative to those directories, without `.toml`.
+
+#![warn(missing_docs)]
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+use tabula_model::Library;
+
+/// The kind of a built-in file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A model or model module.
+    Model,
+    /// A scenario.
+    Scenario,
+    /// A virtual trial.
+    Trial,
+}
+
+impl Kind {
+    fn dir(self) -> &'static str {
+        match self {
+            Kind::Model => "models/",
+            Kind::Scenario => "scenarios/",
+            Kind::Trial => "trials/",
+        }
+    }
+}
+
+/// Every built-in file of a kind: (name, contents), sorted by name.
+pub fn list(kind: Kind) -> Vec<(&'static str, &'static str)> {
+    embedded::FILES
+        .iter()
+        .filter_map(|(path, text)| {
+            let rest = path.strip_prefix(kind.dir())?;
+            Some((rest.strip_suffix(".toml")?, *text))
+        })
+        .collect()
+}
+
+/// The text of a built-in file of a kind, by name (with or without `.toml`).
+pub fn get(kind: Kind, name: &str) -> Option<&'static str> {
+    let name = name.trim_end_matches(".toml");
+    list(kind)
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, t)| t)
+}
+
+/// A data file (e.g. `validation/targets.csv`) by its path relative to `library/`.
+pub fn data_file(path: &str) -> Option<&'static str> {
+    embedded::FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, t)| *t)
+}
+
+/// The built-in library, as a [`tabula_model::Library`] for resolving `include`s and model
+/// references.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Builtin;
+
+impl Library for Builtin {
+    fn model(&self, name: &str) -> Option<&str> {
+        get(Kind::Model, name)
+    }
+
+    fn model_names(&self) -> Vec<String> {
+        list(Kind::Model)
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect()
+    }
+}
+
+/// The first non-empty line of the `description` field of a built-in file, for listings.
+pub fn description(text: &str) -> String {
+    text.lines()
+        .find_map(|l| {
+            let l = l.trim();
+            let rest = l
+                .strip_prefix("description")?
+                .trim_start()
+                .strip_prefix('=')?
+                .trim();
+            Some(rest.trim_matches(|c| c == '"' || c == '\'').to_string())
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_models_are_embedded() {
+        assert!(get(Kind::Model, "reference/one_compartment").is_some());
+        assert!(Builtin
+            .model_names()
+            .iter()
+            .any(|n| n == "reference/robertson"));
+        assert!(
+            description(get(Kind::Model, "reference/robertson").unwrap()).contains("Robertson")
+        );
+    }
+}

@@ -1,0 +1,133 @@
+//! # tabula-scenario: one patient, one regimen
+//!
+//! A scenario file names a model (built-in or a path), parameter overrides, doses, a duration,
+//! output times, solver settings and what to plot. [`load_scenario`] resolves it completely:
+//! the model is loaded and validated, dose amounts are converted into the target state's unit
+//! (with per-kg or per-m² doses scaled by the model's `WT` or `BSA` parameter for each patient),
+//! times given with units (`"2 week"`) are converted to the model's time unit, and every problem
+//! is reported with file, line and field. [`Scenario::run`] then simulates it.
+//!
+//! The format is documented in `docs/model-format.md`, section 6.
+
+#![warn(missing_docs)]
+
+mod parse;
+
+use std::sync::Arc;
+
+use tabula_compile::CompiledModel;
+use tabula_model::{Model, ModelError};
+use tabula_solve::{
+    simulate_trajectory, Regimen, Simulation, SolveError, SolverOptions, Trajectory,
+};
+
+pub use parse::{
+    load_scenario, load_scenario_file, load_scenario_str, parse_time, DoseSpec, ScenarioRef,
+};
+
+/// Loads a built-in scenario by name (e.g. `sle/cd19_car_t`), resolving its model against the
+/// built-in library.
+pub fn builtin(name: &str) -> Result<Scenario, ModelError> {
+    let name = name.trim_end_matches(".toml");
+    let text = tabula_library::get(tabula_library::Kind::Scenario, name).ok_or_else(|| {
+        let names: Vec<&str> = tabula_library::list(tabula_library::Kind::Scenario)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        let hint = tabula_model::error::did_you_mean(name, names.iter().copied());
+        ModelError::single(
+            None,
+            "scenario",
+            format!("no built-in scenario named \"{name}\"{hint}"),
+        )
+    })?;
+    load_scenario(ScenarioRef::Builtin(name, text), &tabula_library::Builtin)
+}
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The scenario or its model is malformed.
+    #[error(transparent)]
+    Invalid(#[from] ModelError),
+    /// The simulation failed.
+    #[error(transparent)]
+    Solve(#[from] SolveError),
+}
+
+/// A fully resolved scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The model reference as written.
+    pub model_ref: String,
+    /// The validated model.
+    pub model: Arc<Model>,
+    /// Parameter values (defaults with the scenario's overrides).
+    pub parameters: Vec<f64>,
+    /// Names of the overridden parameters.
+    pub overrides: Vec<String>,
+    /// Doses, in state units.
+    pub regimen: Regimen,
+    /// The doses as written, for reports.
+    pub doses: Vec<DoseSpec>,
+    /// End time (model time unit).
+    pub end: f64,
+    /// Output times.
+    pub output_times: Vec<f64>,
+    /// Solver settings.
+    pub options: SolverOptions,
+    /// States or outputs to plot.
+    pub plot: Vec<String>,
+    /// Plot these with a logarithmic y axis.
+    pub log_plot: Vec<String>,
+    /// Tags for listings (e.g. `therapy`, `sle`).
+    pub tags: Vec<String>,
+}
+
+impl Scenario {
+    /// Compiles the model.
+    pub fn compile(&self) -> CompiledModel {
+        CompiledModel::new(self.model.clone())
+    }
+
+    /// Runs the scenario (noiseless outputs).
+    pub fn run(&self) -> Result<Trajectory, ScenarioError> {
+        let compiled = self.compile();
+        self.run_compiled(&compiled)
+    }
+
+    /// Runs the scenario with an already compiled model.
+    pub fn run_compiled(&self, compiled: &CompiledModel) -> Result<Trajectory, ScenarioError> {
+        let sim = Simulation {
+            regimen: &self.regimen,
+            output_times: &self.output_times,
+            end: self.end,
+            options: &self.options,
+        };
+        Ok(simulate_trajectory(compiled, &self.parameters, &sim, None)?)
+    }
+
+    /// The simulation description borrowed from this scenario.
+    pub fn simulation(&self) -> Simulation<'_> {
+        Simulation {
+            regimen: &self.regimen,
+            output_times: &self.output_times,
+            end: self.end,
+            options: &self.options,
+        }
+    }
+
+    /// Sets a parameter by name.
+    pub fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), String> {
+        let i = self
+            .model
+            .parameter_index(name)
+            .ok_or_else(|| format!("unknown parameter `{name}`"))?;
+        self.parameters[i] = value;
+        Ok(())
+    }
+}
