@@ -100,7 +100,14 @@ impl Ctx<'_> {
                     self.err(here(&a.span), field, format!("unknown name `{n}`{hint}"));
                     return None;
                 };
-                let bad_scope = |what: &str| format!("`{n}` is a {what} and cannot be used here");
+                let bad_scope = |what: &str| {
+                    let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                        "an"
+                    } else {
+                        "a"
+                    };
+                    format!("`{n}` is {article} {what} and cannot be used here")
+                };
                 match decl {
                     Decl::Param(i) => Some((
                         Expr::Sym(Sym::Param(i)),
@@ -136,7 +143,7 @@ impl Ctx<'_> {
                     }
                     Decl::Output(i) => {
                         if scope != Scope::Output {
-                            self.err(here(&a.span), field, format!("{}; outputs are read-outs and never feed back into the dynamics", bad_scope("output")));
+                            self.err(here(&a.span), field, format!("{}; outputs are read-outs and never feed back into the dynamics (use [intermediates] for a named quantity the rates need)", bad_scope("output")));
                             return None;
                         }
                         if i >= self.current_output {
@@ -568,6 +575,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
     let name = top.name.clone();
     let description = top.description.clone();
     let references = top.references.clone();
+    let tags = top.tags.clone();
     let files: Vec<_> = modules.iter().rev().map(|m| m.src.clone()).collect();
 
     // Flatten.
@@ -830,6 +838,40 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
                 if (f.from.is_some() && from.is_none()) || (f.to.is_some() && to.is_none()) {
                     continue;
                 }
+                if f.intermediate {
+                    let field = format!("intermediates.{}", f.name);
+                    let Some((expr, u)) = cx.resolve(&f.rate, Scope::Dynamic, &field) else {
+                        continue;
+                    };
+                    let declared = f.unit.as_ref().and_then(|s| {
+                        cx.parse_unit(&s.text, &s.span, &f.origin, &format!("{field}.unit"))
+                    });
+                    let unit = match (declared, &u) {
+                        (Some(want), got) => {
+                            cx.expect_unit(
+                                got,
+                                &want,
+                                f.rate.loc(&f.rate.ast.span),
+                                &field,
+                                "the expression",
+                            );
+                            want
+                        }
+                        (None, UType::Known(x)) => x.clone(),
+                        (None, UType::Any) => Unit::one(),
+                    };
+                    cx.flux_final[i] = Some((fluxes_out.len(), unit.clone()));
+                    fluxes_out.push(Flux {
+                        name: f.name.clone(),
+                        from: None,
+                        to: None,
+                        rate: expr,
+                        unit,
+                        description: f.description.clone(),
+                        origin: f.origin.loc(),
+                    });
+                    continue;
+                }
                 let Some((expr, u)) = cx.resolve(&f.rate, Scope::Dynamic, &format!("{field}.rate"))
                 else {
                     continue;
@@ -1004,6 +1046,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
         time_unit,
         time_unit_text,
         references,
+        tags,
         parameters,
         derived: derived_out,
         states: states_out,

@@ -101,6 +101,10 @@ pub(crate) struct RawFlux {
     pub to: Option<NameRef>,
     pub rate: RawExpr,
     pub description: String,
+    /// Declared unit (intermediates only; a flux's unit follows from its states).
+    pub unit: Option<SpannedStr>,
+    /// Declared in `[intermediates]`: a named dynamic quantity, not a flow.
+    pub intermediate: bool,
 }
 
 pub(crate) struct RawRoute {
@@ -133,6 +137,7 @@ pub(crate) struct RawModule {
     pub description: String,
     pub time_unit: Option<SpannedStr>,
     pub references: Vec<String>,
+    pub tags: Vec<String>,
     pub includes: Vec<RawInclude>,
     pub params: Vec<RawParam>,
     pub derived: Vec<RawDerived>,
@@ -167,12 +172,20 @@ const TOP_KEYS: &[&str] = &[
     "parameters",
     "derived",
     "states",
+    "intermediates",
     "rates",
     "fluxes",
     "routes",
     "outputs",
 ];
-const MODEL_KEYS: &[&str] = &["name", "description", "time_unit", "include", "references"];
+const MODEL_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "time_unit",
+    "include",
+    "references",
+    "tags",
+];
 const PARAM_KEYS: &[&str] = &[
     "value",
     "unit",
@@ -185,6 +198,7 @@ const PARAM_KEYS: &[&str] = &[
 ];
 const DERIVED_KEYS: &[&str] = &["expr", "unit", "description", "note"];
 const STATE_KEYS: &[&str] = &["unit", "initial", "description", "allow_negative", "note"];
+const INTERMEDIATE_KEYS: &[&str] = &["expr", "unit", "description", "note"];
 const FLUX_KEYS: &[&str] = &["from", "to", "rate", "description", "note"];
 const ROUTE_KEYS: &[&str] = &["state", "bioavailability", "description"];
 const OUTPUT_KEYS: &[&str] = &["expr", "unit", "description", "error", "note"];
@@ -321,6 +335,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
         description: String::new(),
         time_unit: None,
         references: Vec::new(),
+        tags: Vec::new(),
         includes: Vec::new(),
         params: Vec::new(),
         derived: Vec::new(),
@@ -342,6 +357,12 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             m.time_unit = t.str(&mut mr.r, "time_unit", false);
             m.references = t
                 .str_array(&mut mr.r, "references")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.text)
+                .collect();
+            m.tags = t
+                .str_array(&mut mr.r, "tags")
                 .unwrap_or_default()
                 .into_iter()
                 .map(|s| s.text)
@@ -537,6 +558,43 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                     to,
                     rate,
                     description,
+                    unit: None,
+                    intermediate: false,
+                });
+            }
+        }
+    }
+
+    if let Some(t) = root.sub(&mut mr.r, "intermediates") {
+        for (name, kspan, v) in t.entries() {
+            let path = t.child(name);
+            if !mr.name(name, &kspan, &path) {
+                continue;
+            }
+            let (expr, unit, description) = match v.get_ref() {
+                DeValue::Table(_) => {
+                    let Some(d) = mr.r.table(v, &path) else {
+                        continue;
+                    };
+                    d.check_keys(&mut mr.r, INTERMEDIATE_KEYS);
+                    (
+                        mr.expr_field(&d, "expr", true),
+                        d.str(&mut mr.r, "unit", false),
+                        mr.description(&d, false),
+                    )
+                }
+                _ => (mr.expr_value(v, &path), None, String::new()),
+            };
+            if let Some(rate) = expr {
+                m.fluxes.push(RawFlux {
+                    name: name.to_string(),
+                    origin: mr.origin(&kspan),
+                    from: None,
+                    to: None,
+                    rate,
+                    description,
+                    unit,
+                    intermediate: true,
                 });
             }
         }

@@ -223,7 +223,9 @@ pub struct State {
     pub origin: Location,
 }
 
-/// A named flow between states (either end optional).
+/// A named flow between states (either end optional). A flux with neither end is an
+/// *intermediate*: a named dynamic quantity declared in `[intermediates]` (an SBML assignment
+/// rule), usable in rates, fluxes and outputs.
 #[derive(Clone, Debug)]
 pub struct Flux {
     /// Name.
@@ -240,6 +242,13 @@ pub struct Flux {
     pub description: String,
     /// Where it was declared.
     pub origin: Location,
+}
+
+impl Flux {
+    /// True for an `[intermediates]` entry (a named quantity, not a flow).
+    pub fn is_intermediate(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
 }
 
 /// Where doses go.
@@ -300,6 +309,8 @@ pub struct Model {
     pub time_unit_text: String,
     /// References for the model as a whole.
     pub references: Vec<String>,
+    /// Tags of the top-level file (`therapy`, `disease`, ...), for listings.
+    pub tags: Vec<String>,
     /// Parameters, in declaration order.
     pub parameters: Vec<Parameter>,
     /// Derived quantities, in evaluation order.
