@@ -484,8 +484,21 @@ pub fn eval_bin(op: Bin, x: f64, y: f64) -> f64 {
         Bin::Mul => x * y,
         Bin::Div => x / y,
         Bin::Pow => x.powf(y),
-        Bin::Min => x.min(y),
-        Bin::Max => x.max(y),
+        // As selects (not f64::min/max) so every backend and the derivative agree exactly.
+        Bin::Min => {
+            if x <= y {
+                x
+            } else {
+                y
+            }
+        }
+        Bin::Max => {
+            if x >= y {
+                x
+            } else {
+                y
+            }
+        }
         Bin::Lt => b(x < y),
         Bin::Le => b(x <= y),
         Bin::Gt => b(x > y),

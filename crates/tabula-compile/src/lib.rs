@@ -13,7 +13,9 @@
 //! | outputs | at output times | outputs, with optional residual error |
 //!
 //! Tapes run over a per-thread [`Workspace`] (a slot array allocated once), so evaluation
-//! never allocates.
+//! never allocates. By default each tape is compiled to native code with Cranelift (the `jit`
+//! feature; pure Rust, no LLVM); the interpreter remains available ([`Backend`]) and the two
+//! give bit-identical results. Set `TABULA_JIT=0` to force the interpreter.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -48,6 +50,8 @@
 mod compiled;
 #[allow(missing_docs)]
 pub mod graph;
+#[cfg(feature = "jit")]
+mod jit;
 pub mod tape;
 
-pub use compiled::{CompiledModel, SetupError, TapeStats, Workspace};
+pub use compiled::{Backend, CompiledModel, SetupError, TapeStats, Workspace};

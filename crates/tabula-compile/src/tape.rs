@@ -22,6 +22,19 @@ pub enum Instr {
     Select(u32, u32, u32, u32),
 }
 
+impl Instr {
+    /// The slot this instruction writes.
+    pub fn dest(&self) -> u32 {
+        match *self {
+            Instr::Un(_, d, _)
+            | Instr::Bin(_, d, _, _)
+            | Instr::Powi(d, _, _)
+            | Instr::Powf(d, _, _)
+            | Instr::Select(d, _, _, _) => d,
+        }
+    }
+}
+
 /// A straight-line program.
 #[derive(Clone, Debug, Default)]
 pub struct Tape {
