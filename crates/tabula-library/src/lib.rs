@@ -85,6 +85,94 @@ impl Library for Builtin {
     }
 }
 
+/// The built-in library, optionally with a directory of the same layout (`models/`,
+/// `scenarios/`, `trials/`) laid over it: files in the directory take precedence over built-ins
+/// of the same name and add to them. This lets a modeller run edited or new files by name
+/// without rebuilding (`tabula --library ./library ...`).
+#[derive(Clone, Debug, Default)]
+pub struct Catalog {
+    overlay: std::collections::BTreeMap<String, String>,
+}
+
+impl Catalog {
+    /// Only the built-in files.
+    pub fn builtin() -> Catalog {
+        Catalog::default()
+    }
+
+    /// The built-in files with the `.toml` (and `.csv`) files under `dir` laid over them.
+    pub fn with_overlay(dir: &std::path::Path) -> std::io::Result<Catalog> {
+        fn walk(
+            dir: &std::path::Path,
+            root: &std::path::Path,
+            out: &mut std::collections::BTreeMap<String, String>,
+        ) -> std::io::Result<()> {
+            for entry in std::fs::read_dir(dir)? {
+                let path = entry?.path();
+                if path.is_dir() {
+                    walk(&path, root, out)?;
+                } else if path.extension().is_some_and(|e| e == "toml" || e == "csv") {
+                    let rel = path
+                        .strip_prefix(root)
+                        .unwrap_or(&path)
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    out.insert(rel, std::fs::read_to_string(&path)?);
+                }
+            }
+            Ok(())
+        }
+        let mut overlay = std::collections::BTreeMap::new();
+        walk(dir, dir, &mut overlay)?;
+        Ok(Catalog { overlay })
+    }
+
+    /// Every file of a kind: (name, contents), sorted by name.
+    pub fn list(&self, kind: Kind) -> Vec<(String, &str)> {
+        let mut all: std::collections::BTreeMap<String, &str> = list(kind)
+            .into_iter()
+            .map(|(n, t)| (n.to_string(), t))
+            .collect();
+        for (path, text) in &self.overlay {
+            if let Some(name) = path
+                .strip_prefix(kind.dir())
+                .and_then(|r| r.strip_suffix(".toml"))
+            {
+                all.insert(name.to_string(), text.as_str());
+            }
+        }
+        all.into_iter().collect()
+    }
+
+    /// A file of a kind by name (with or without `.toml`).
+    pub fn get(&self, kind: Kind, name: &str) -> Option<&str> {
+        let name = name.trim_end_matches(".toml");
+        let key = format!("{}{name}.toml", kind.dir());
+        self.overlay
+            .get(&key)
+            .map(String::as_str)
+            .or_else(|| get(kind, name))
+    }
+
+    /// A data file by its path relative to `library/`.
+    pub fn data_file(&self, path: &str) -> Option<&str> {
+        self.overlay
+            .get(path)
+            .map(String::as_str)
+            .or_else(|| data_file(path))
+    }
+}
+
+impl Library for Catalog {
+    fn model(&self, name: &str) -> Option<&str> {
+        self.get(Kind::Model, name)
+    }
+
+    fn model_names(&self) -> Vec<String> {
+        self.list(Kind::Model).into_iter().map(|(n, _)| n).collect()
+    }
+}
+
 /// The first non-empty line of the `description` field of a built-in file, for listings.
 pub fn description(text: &str) -> String {
     text.lines()

@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use tabula_compile::CompiledModel;
 use tabula_model::{Model, ModelError};
-use tabula_solve::{
-    simulate_trajectory, Regimen, Simulation, SolveError, SolverOptions, Trajectory,
-};
+use tabula_solve::{simulate_trajectory, Regimen, Simulation, SolveError, SolverOptions};
+
+pub use tabula_solve::Trajectory;
 
 pub use parse::{
     load_scenario, load_scenario_file, load_scenario_str, parse_time, DoseSpec, ScenarioRef,
@@ -28,20 +28,29 @@ pub use parse::{
 /// Loads a built-in scenario by name (e.g. `sle/cd19_car_t`), resolving its model against the
 /// built-in library.
 pub fn builtin(name: &str) -> Result<Scenario, ModelError> {
+    from_catalog(&tabula_library::Catalog::builtin(), name)
+}
+
+/// Loads a scenario by name from a catalog (the built-in library, possibly with a directory laid
+/// over it), resolving its model against the same catalog.
+pub fn from_catalog(catalog: &tabula_library::Catalog, name: &str) -> Result<Scenario, ModelError> {
     let name = name.trim_end_matches(".toml");
-    let text = tabula_library::get(tabula_library::Kind::Scenario, name).ok_or_else(|| {
-        let names: Vec<&str> = tabula_library::list(tabula_library::Kind::Scenario)
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
-        let hint = tabula_model::error::did_you_mean(name, names.iter().copied());
-        ModelError::single(
-            None,
-            "scenario",
-            format!("no built-in scenario named \"{name}\"{hint}"),
-        )
-    })?;
-    load_scenario(ScenarioRef::Builtin(name, text), &tabula_library::Builtin)
+    let text = catalog
+        .get(tabula_library::Kind::Scenario, name)
+        .ok_or_else(|| {
+            let names: Vec<String> = catalog
+                .list(tabula_library::Kind::Scenario)
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            let hint = tabula_model::error::did_you_mean(name, names.iter().map(String::as_str));
+            ModelError::single(
+                None,
+                "scenario",
+                format!("no built-in scenario named \"{name}\"{hint}"),
+            )
+        })?;
+    load_scenario(ScenarioRef::Builtin(name, text), catalog)
 }
 
 /// Errors of this crate.

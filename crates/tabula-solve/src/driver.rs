@@ -276,6 +276,10 @@ pub fn simulate_trajectory(
         ..Trajectory::default()
     };
     let no = model.n_outputs();
+    let nt = sim.output_times.len();
+    traj.times.reserve_exact(nt);
+    traj.states.reserve_exact(nt * model.n_states());
+    traj.outputs.reserve_exact(nt * no);
     let mut out = vec![0.0; no];
     let mut eps = vec![0.0; no];
     let mut ws = model.workspace();
