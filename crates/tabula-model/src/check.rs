@@ -113,12 +113,10 @@ impl Ctx<'_> {
                         Expr::Sym(Sym::Param(i)),
                         UType::Known(self.param_units[i].clone()),
                     )),
-                    Decl::Derived(i) => match &self.derived_final[i] {
-                        Some((fi, u)) => {
-                            Some((Expr::Sym(Sym::Derived(*fi)), UType::Known(u.clone())))
-                        }
-                        None => None, // failed earlier, or a cycle (reported separately)
-                    },
+                    // None: failed earlier, or a cycle (both reported separately).
+                    Decl::Derived(i) => self.derived_final[i]
+                        .as_ref()
+                        .map(|(fi, u)| (Expr::Sym(Sym::Derived(*fi)), UType::Known(u.clone()))),
                     Decl::State(i) => {
                         if scope == Scope::Params {
                             self.err(here(&a.span), field, format!("{}: this is evaluated once per parameter set, before any state exists", bad_scope("state")));
@@ -134,12 +132,9 @@ impl Ctx<'_> {
                             self.err(here(&a.span), field, bad_scope("flux"));
                             return None;
                         }
-                        match &self.flux_final[i] {
-                            Some((fi, u)) => {
-                                Some((Expr::Sym(Sym::Flux(*fi)), UType::Known(u.clone())))
-                            }
-                            None => None,
-                        }
+                        self.flux_final[i]
+                            .as_ref()
+                            .map(|(fi, u)| (Expr::Sym(Sym::Flux(*fi)), UType::Known(u.clone())))
                     }
                     Decl::Output(i) => {
                         if scope != Scope::Output {
@@ -937,6 +932,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             description: s.description.clone(),
             rate: None,
             allow_negative: s.allow_negative,
+            scale: s.scale,
             origin: s.origin.loc(),
         });
     }

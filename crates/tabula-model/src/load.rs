@@ -87,6 +87,7 @@ pub(crate) struct RawState {
     pub initial: RawExpr,
     pub description: String,
     pub allow_negative: bool,
+    pub scale: Option<f64>,
 }
 
 pub(crate) struct RawRate {
@@ -197,7 +198,14 @@ const PARAM_KEYS: &[&str] = &[
     "allow_negative",
 ];
 const DERIVED_KEYS: &[&str] = &["expr", "unit", "description", "note"];
-const STATE_KEYS: &[&str] = &["unit", "initial", "description", "allow_negative", "note"];
+const STATE_KEYS: &[&str] = &[
+    "unit",
+    "initial",
+    "description",
+    "allow_negative",
+    "scale",
+    "note",
+];
 const INTERMEDIATE_KEYS: &[&str] = &["expr", "unit", "description", "note"];
 const FLUX_KEYS: &[&str] = &["from", "to", "rate", "description", "note"];
 const ROUTE_KEYS: &[&str] = &["state", "bioavailability", "description"];
@@ -507,6 +515,18 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             let (Some(unit), Some(initial)) = (unit, initial) else {
                 continue;
             };
+            let scale = match s.num(&mut mr.r, "scale", false) {
+                Some((x, _)) if x > 0.0 => Some(x),
+                Some((x, span)) => {
+                    mr.r.error(
+                        &span,
+                        &s.child("scale"),
+                        format!("scale must be > 0, found {x}"),
+                    );
+                    None
+                }
+                None => None,
+            };
             m.states.push(RawState {
                 name: name.to_string(),
                 origin: mr.origin(&kspan),
@@ -514,6 +534,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                 initial,
                 description,
                 allow_negative,
+                scale,
             });
         }
     }

@@ -219,6 +219,8 @@ pub struct State {
     pub rate: Option<Expr>,
     /// Whether negative values are meaningful.
     pub allow_negative: bool,
+    /// Typical magnitude, for error control (optional; see `docs/model-format.md`).
+    pub scale: Option<f64>,
     /// Where it was declared.
     pub origin: Location,
 }

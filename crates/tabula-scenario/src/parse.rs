@@ -263,7 +263,7 @@ fn load_scenario_source(src: SourceFile, library: &dyn Library) -> Result<Scenar
                     t
                 }
             } else if let Some((points, span)) = o.num(&mut cx.r, "points", false) {
-                if points < 2.0 || points > 1e7 {
+                if !(2.0..=1e7).contains(&points) {
                     cx.r.error(
                         &span,
                         "scenario.output.points",

@@ -7,7 +7,7 @@
 use std::cell::{Cell, RefCell};
 
 use diffsol::{
-    ConstantOp, Matrix, NalgebraContext, NalgebraLU, NalgebraMat, NalgebraVec, NonLinearOp,
+    ConstantOp, Matrix, NalgebraContext, NalgebraMat, NalgebraVec, NonLinearOp,
     NonLinearOpJacobian, OdeBuilder, OdeEquations, OdeEquationsRef, OdeSolverMethod,
     OdeSolverProblem, OdeSolverStopReason, Op, ParameterisedOp, UnitCallable, Vector, VectorCommon,
 };
@@ -181,11 +181,11 @@ impl OdeEquations for System<'_, '_> {
 pub(crate) fn problem<'m, 'w>(
     system: System<'m, 'w>,
     options: &SolverOptions,
+    atol: Vec<f64>,
 ) -> Result<OdeSolverProblem<System<'m, 'w>>, SolveError> {
-    let n = system.model.n_states();
     OdeBuilder::<M>::new()
         .rtol(options.rtol)
-        .atol(vec![options.atol; n])
+        .atol(atol)
         .h0(options.h0)
         .t0(0.0)
         .build_from_eqn(system)
@@ -202,6 +202,8 @@ pub(crate) struct DiffsolStepper<'a, 'm, 'w, S> {
     scratch: V,
     y: Vec<f64>,
     dy: Vec<f64>,
+    /// The last step size the error control chose (not shortened to land on a stop time).
+    natural_h: f64,
     steps: usize,
     restarts: usize,
 }
@@ -211,6 +213,7 @@ where
     S: OdeSolverMethod<'a, System<'m, 'w>>,
 {
     pub(crate) fn new(solver: S, problem: &'a OdeSolverProblem<System<'m, 'w>>) -> Self {
+        let h0 = problem.h0;
         let n = problem.eqn.nstates();
         let scratch = V::zeros(n, NalgebraContext::default());
         let y = slice(solver.state().y).to_vec();
@@ -221,6 +224,7 @@ where
             scratch,
             y,
             dy,
+            natural_h: h0,
             steps: 0,
             restarts: 0,
         }
@@ -247,6 +251,11 @@ where
             st.y.inner_mut().as_mut_slice().copy_from_slice(y);
             st.dy.inner_mut().as_mut_slice().copy_from_slice(&self.dy);
             *st.t = t;
+            // Resume with the step size the error control last chose: the step that landed on
+            // this breakpoint was shortened to hit it, and restarting from that sliver costs
+            // tens of steps of ramp-up. If the discontinuity needs smaller steps, the error
+            // test shrinks h within a step or two.
+            *st.h = self.natural_h;
         }
         self.y.copy_from_slice(y);
         self.restarts += 1;
@@ -268,6 +277,9 @@ where
         self.steps += 1;
         let st = self.solver.state();
         self.y.copy_from_slice(slice(st.y));
+        if !matches!(reason, OdeSolverStopReason::TstopReached) {
+            self.natural_h = st.h;
+        }
         Ok(match reason {
             OdeSolverStopReason::TstopReached => t_stop,
             _ => st.t,
@@ -309,10 +321,17 @@ pub(crate) fn with_stepper<R>(
     method: Method,
     work: impl Drive<R>,
 ) -> Result<R, SolveError> {
-    type LS = NalgebraLU<f64>;
+    type LS = crate::linalg::SparseLu;
     let err = |e: diffsol::DiffsolError| solver_error(0.0, e);
     let sys = &problem.eqn;
-    match method {
+    // The Newton matrix I - c J has the Jacobian's pattern plus the diagonal.
+    let (rows, cols) = sys.model.jacobian_pattern();
+    let n = sys.model.n_states();
+    let pattern = rows
+        .iter()
+        .zip(cols)
+        .map(|(&r, &c)| (r as usize, c as usize));
+    crate::linalg::with_pattern(n, pattern, || match method {
         Method::Bdf => work.drive(
             &mut DiffsolStepper::new(problem.bdf::<LS>().map_err(err)?, problem),
             sys,
@@ -329,7 +348,7 @@ pub(crate) fn with_stepper<R>(
             &mut DiffsolStepper::new(problem.tsit45().map_err(err)?, problem),
             sys,
         ),
-    }
+    })
 }
 
 impl<'w> System<'_, 'w> {

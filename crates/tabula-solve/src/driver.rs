@@ -26,6 +26,50 @@ pub struct Simulation<'a> {
     pub options: &'a SolverOptions,
 }
 
+/// The typical magnitude of each state, which scales its absolute tolerance: the model's
+/// declared `scale` if any; otherwise the largest of the initial value and the doses given into
+/// the state (bolus amounts, infusion totals); otherwise the largest such magnitude among states
+/// with the same unit; otherwise 1.
+pub fn state_scales(model: &tabula_model::Model, y0: &[f64], events: &[Event]) -> Vec<f64> {
+    let n = model.states.len();
+    let mut own = vec![0.0f64; n];
+    for (i, y) in y0.iter().enumerate() {
+        own[i] = own[i].max(y.abs());
+    }
+    for e in events {
+        match *e {
+            Event::Bolus { state, amount, .. } => own[state] = own[state].max(amount.abs()),
+            Event::Infusion {
+                start,
+                end,
+                state,
+                rate,
+            } => own[state] = own[state].max((rate * (end - start)).abs()),
+        }
+    }
+    (0..n)
+        .map(|i| {
+            if let Some(s) = model.states[i].scale {
+                return s;
+            }
+            if own[i] > 0.0 && own[i].is_finite() {
+                return own[i];
+            }
+            let unit = &model.states[i].unit;
+            let same = (0..n)
+                .filter(|&j| model.states[j].unit.same_as(unit))
+                .map(|j| model.states[j].scale.unwrap_or(own[j]))
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max);
+            if same > 0.0 {
+                same
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
 /// Times closer than this (relative to the horizon) are the same time.
 fn same_time_tolerance(end: f64) -> f64 {
     1e-12 * end.abs().max(1.0)
@@ -65,8 +109,10 @@ pub fn simulate(
     let events = sim
         .regimen
         .events(|p| params[p], |r| model.bioavailability(ws, r))?;
+    let scales = state_scales(model.model(), &y0, &events);
+    let atol: Vec<f64> = scales.iter().map(|s| s * sim.options.atol).collect();
     let system = System::new(model, ws, y0);
-    let problem = problem(system, sim.options)?;
+    let problem = problem(system, sim.options, atol)?;
     with_stepper(
         &problem,
         sim.options.method,

@@ -20,11 +20,12 @@ mod backend;
 pub mod dosing;
 mod driver;
 mod error;
+pub mod linalg;
 mod options;
 pub mod reference;
 
 pub use backend::{SolverStats, Stepper};
 pub use dosing::{Delivery, DoseRecord, Event, Regimen};
-pub use driver::{simulate, simulate_trajectory, Simulation, Trajectory};
+pub use driver::{simulate, simulate_trajectory, state_scales, Simulation, Trajectory};
 pub use error::SolveError;
 pub use options::{Method, SolverOptions};

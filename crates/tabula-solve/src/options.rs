@@ -62,7 +62,8 @@ pub struct SolverOptions {
     pub method: Method,
     /// Relative tolerance.
     pub rtol: f64,
-    /// Absolute tolerance (in each state's unit).
+    /// Absolute tolerance relative to each state's typical magnitude: state `i` is controlled to
+    /// `atol * scale_i` in its own unit (see [`state_scales`](crate::state_scales)).
     pub atol: f64,
     /// Step budget for a whole simulation.
     pub max_steps: usize,
@@ -75,7 +76,7 @@ impl Default for SolverOptions {
         SolverOptions {
             method: Method::Bdf,
             rtol: 1e-6,
-            atol: 1e-9,
+            atol: 1e-8,
             max_steps: 200_000,
             h0: 1e-4,
         }
