@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of Tabula on a fresh machine: the Rust workspace (unit, property, reference,
 # behaviour and end-to-end tests), the Python package's tests and the SBML cross-check against
-# libRoadRunner. Installs what it needs (Python packages go into .venv, which is git-ignored).
+# libRoadRunner. Installs what it needs: Python packages go into virtual environments under
+# target/ (target/python-venv, target/sbml-venv), which is git-ignored.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -14,9 +15,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Rust: tests"
 cargo test --workspace --locked
 
-if [ -x scripts/test-python.sh ]; then
-  step "Python package and SBML cross-check"
-  scripts/test-python.sh
-fi
+step "Python package: build with maturin, pytest (API, pickling, Dask example)"
+bash scripts/test_python.sh -q
+
+step "SBML export cross-checked against libRoadRunner on every built-in scenario"
+bash tests/sbml/run.sh
 
 step "All tests passed"

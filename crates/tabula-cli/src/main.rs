@@ -26,12 +26,17 @@ Examples:
   tabula simulate sle/cd19_car_t --param cd19_dose_scale=0.5 --plot png
   tabula check my_model.toml                validate a model or scenario file
   tabula model reference/one_compartment    show a model's parameters with units and sources
+  tabula trial sle_refractory --patients 200   a virtual trial (see `tabula trials`)
 
 Documentation: docs/model-format.md (files), docs/model.md (the built-in model).";
 
 #[derive(Parser)]
 #[command(name = "tabula", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
 struct Cli {
+    /// A directory laid over the built-in library (same layout: models/, scenarios/, trials/);
+    /// its files take precedence, so edited models run by name without rebuilding.
+    #[arg(long, global = true, env = "TABULA_LIBRARY", value_name = "DIR")]
+    library: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,10 +55,25 @@ enum Command {
     Scenarios,
     /// List the built-in therapies and their example scenarios.
     Therapies,
+    /// Run a virtual trial: arms x virtual population, endpoints with confidence intervals.
+    Trial(commands::trial::Args),
+    /// List the built-in virtual trials.
+    Trials,
+    /// Merge the outputs of `tabula trial --shard i/n` runs.
+    TrialMerge(commands::trial::MergeArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(dir) = &cli.library {
+        match tabula_library::Catalog::with_overlay(dir) {
+            Ok(c) => commands::set_catalog(c),
+            Err(e) => {
+                eprintln!("error: --library {}: {e}", dir.display());
+                return ExitCode::from(2);
+            }
+        }
+    }
     let result = match cli.command {
         Command::Simulate(a) => commands::simulate::run(a),
         Command::Check(a) => commands::check::run(a),
@@ -61,6 +81,9 @@ fn main() -> ExitCode {
         Command::Models => commands::list::models(),
         Command::Scenarios => commands::list::scenarios(),
         Command::Therapies => commands::list::therapies(),
+        Command::Trial(a) => commands::trial::run(a),
+        Command::Trials => commands::trial::list(),
+        Command::TrialMerge(a) => commands::trial::merge(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

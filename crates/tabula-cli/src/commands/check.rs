@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use tabula_library::Builtin;
 use tabula_model::load_model_file;
 use tabula_scenario::load_scenario_file;
 
@@ -23,7 +22,7 @@ pub fn run(a: Args) -> CmdResult {
     };
     let is_scenario = text.lines().any(|l| l.trim() == "[scenario]");
     if is_scenario {
-        let s = load_scenario_file(&a.file, &Builtin)?;
+        let s = load_scenario_file(&a.file, crate::commands::catalog())?;
         println!(
             "{}: scenario `{}` is valid: model `{}` ({} states, {} parameters), {} dose record(s), {} output times up to {} {}",
             a.file.display(),
@@ -37,7 +36,7 @@ pub fn run(a: Args) -> CmdResult {
             s.model.time_unit_text
         );
     } else {
-        let m = load_model_file(&a.file, &Builtin)?;
+        let m = load_model_file(&a.file, crate::commands::catalog())?;
         println!(
             "{}: model `{}` is valid: {} states, {} parameters, {} derived, {} fluxes, {} routes, {} outputs (from {} file(s))",
             a.file.display(),

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use tabula_library::{description, Builtin, Kind};
+use tabula_library::{description, Kind};
+
+use crate::commands::catalog;
 use tabula_model::{load_model_file, load_model_ref, Model};
 use tabula_output::{render_text, Column, Table, TextTableOptions};
 
@@ -21,54 +23,45 @@ fn print_table(rows: Vec<(String, String)>, left: &str, right: &str) -> CmdResul
 
 /// `tabula models`.
 pub fn models() -> CmdResult {
-    let rows = tabula_library::list(Kind::Model)
-        .into_iter()
-        .map(|(n, t)| (n.to_string(), description(t)))
-        .collect();
+    let rows = catalog().list(Kind::Model).into_iter().map(|(n, t)| (n, description(t))).collect();
     print_table(rows, "model", "description")
 }
 
 /// `tabula scenarios`.
 pub fn scenarios() -> CmdResult {
-    let rows = tabula_library::list(Kind::Scenario)
-        .into_iter()
-        .map(|(n, t)| (n.to_string(), description(t)))
-        .collect();
+    let rows = catalog().list(Kind::Scenario).into_iter().map(|(n, t)| (n, description(t))).collect();
     print_table(rows, "scenario", "description")
 }
 
-/// `tabula therapies`: the therapy modules, each with the scenarios that use it.
+/// The `tags` of a model file's `[model]` table.
+fn model_tags(text: &str) -> Vec<String> {
+    let src = tabula_model::SourceFile::new("tags", text.to_string());
+    let Ok(doc) = tabula_model::doc::parse_document(&src) else { return Vec::new() };
+    let mut r = tabula_model::doc::Reader::new(&src);
+    let root = tabula_model::doc::TableView { table: doc.get_ref(), span: doc.span(), path: String::new() };
+    let Some(m) = root.sub(&mut r, "model") else { return Vec::new() };
+    m.str_array(&mut r, "tags").unwrap_or_default().into_iter().map(|s| s.text).collect()
+}
+
+/// `tabula therapies`: modules tagged `therapy`, each with the scenarios whose model includes it.
 pub fn therapies() -> CmdResult {
-    let scenarios = tabula_library::list(Kind::Scenario);
+    let cat = catalog();
+    // Which built-in modules each scenario's model is made of.
+    let mut uses: Vec<(String, Vec<String>)> = Vec::new();
+    for (name, _) in cat.list(Kind::Scenario) {
+        if let Ok(sc) = tabula_scenario::from_catalog(cat, &name) {
+            let files = sc.model.files.iter().filter_map(|f| f.builtin.clone()).collect();
+            uses.push((name, files));
+        }
+    }
     let mut rows = Vec::new();
-    for (name, text) in tabula_library::list(Kind::Model) {
-        let is_therapy = name.starts_with("therapy/")
-            || (name.starts_with("as/")
-                && text.contains("[routes]")
-                && !name.ends_with("untreated"));
-        if !is_therapy {
+    for (name, text) in cat.list(Kind::Model) {
+        if !model_tags(text).iter().any(|t| t == "therapy") {
             continue;
         }
-        let module = name.to_string();
-        let examples: Vec<&str> = scenarios
-            .iter()
-            .filter(|(_, t)| {
-                t.contains(&format!("\"{module}\""))
-                    || t.contains(&format!("'{module}'"))
-                    || t.contains(&format!(
-                        "tags = [\"therapy:{}",
-                        name.rsplit('/').next().unwrap_or(name)
-                    ))
-            })
-            .map(|(n, _)| *n)
-            .collect();
-        let desc = description(text);
-        let ex = if examples.is_empty() {
-            String::new()
-        } else {
-            format!("  [examples: {}]", examples.join(", "))
-        };
-        rows.push((module, format!("{desc}{ex}")));
+        let examples: Vec<&str> = uses.iter().filter(|(_, f)| f.contains(&name)).map(|(s, _)| s.as_str()).collect();
+        let ex = if examples.is_empty() { String::new() } else { format!("  [examples: {}]", examples.join(", ")) };
+        rows.push((name.clone(), format!("{}{ex}", description(text))));
     }
     print_table(rows, "therapy", "description")
 }
@@ -83,9 +76,9 @@ pub struct ModelArgs {
 /// `tabula model <name>`: the parameter table with units and sources.
 pub fn model(a: ModelArgs) -> CmdResult {
     let m: Model = if Path::new(&a.model).is_file() {
-        load_model_file(Path::new(&a.model), &Builtin)?
+        load_model_file(Path::new(&a.model), catalog())?
     } else {
-        load_model_ref(&a.model, None, &Builtin).map_err(Failure::from)?
+        load_model_ref(&a.model, None, catalog()).map_err(Failure::from)?
     };
     println!("{}: {}", m.name, m.description);
     println!(

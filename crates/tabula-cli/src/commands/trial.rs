@@ -1,0 +1,393 @@
+//! `tabula trial`, `tabula trials` and `tabula trial-merge`: virtual trials.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::ValueEnum;
+use indicatif::{ProgressBar, ProgressStyle};
+use tabula_library::{description, Kind};
+use tabula_output::ImageFormat;
+use tabula_trial::output::{sanitize, summary_text};
+use tabula_trial::{
+    load_trial, merge_shards, Format, OutputOptions, PreparedTrial, Provenance, RunOptions, Shard,
+    Trial, TrialError, TrialRef,
+};
+
+use crate::commands::catalog;
+use crate::exit::{input, CmdResult, Failure};
+
+/// Table format.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TableFormatArg {
+    /// Apache Parquet (compact, typed; the default).
+    Parquet,
+    /// Comma-separated values.
+    Csv,
+}
+
+/// Plot format.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum PlotArg {
+    /// Scalable vector graphics.
+    Svg,
+    /// Portable network graphics.
+    Png,
+    /// No plot files (the report still has its figures).
+    None,
+}
+
+/// Arguments of `tabula trial`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+A trial file names arms (scenarios with overrides), a virtual population, endpoints and
+outputs; see docs/trials.md. Writes, in <OUT>/<trial name>/ (<OUT>/<trial name>/shard-<i>-of-<n>/
+with --shard):
+  patients.parquet (or .csv)     one row per arm and patient: status, parameters, endpoints
+  summary.json, summary.csv      per arm and endpoint: estimate with 95% CI, counts
+  summary.txt                    the same, readable
+  bands.parquet, bands_*.svg     5/50/95% time-course bands (when the trial declares [bands])
+  km_*.svg, forest_*.svg         Kaplan-Meier curves and forest plots
+  report.html                    everything above on one page
+  run.json                       provenance (version, seed, command, date) and shard manifest
+
+Examples:
+  tabula trials
+  tabula trial sle_refractory --patients 200
+  tabula trial my_trial.toml --threads 2 --format csv
+  tabula trial sle_refractory --shard 0/4 --out shards     (then tabula trial-merge)")]
+pub struct Args {
+    /// A trial file, or the name of a built-in trial (see `tabula trials`).
+    pub trial: String,
+    /// Output directory.
+    #[arg(long, short, default_value = "out")]
+    pub out: PathBuf,
+    /// Patients per arm (overrides the trial file).
+    #[arg(long)]
+    pub patients: Option<u64>,
+    /// Random seed (overrides the trial file).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Run only shard i of n (0-based), e.g. 0/4; merge with `tabula trial-merge`.
+    #[arg(long, value_name = "i/n")]
+    pub shard: Option<String>,
+    /// Endpoints only: no time-course bands, no per-patient time courses.
+    #[arg(long)]
+    pub endpoints_only: bool,
+    /// Quantile bands even if the trial has no [bands] (of the endpoints' outputs).
+    #[arg(long)]
+    pub bands: bool,
+    /// Per-patient time courses (the trial's [timecourse], or the band outputs weekly).
+    #[arg(long)]
+    pub timecourse: bool,
+    /// Format of the per-patient and band tables.
+    #[arg(long, value_enum, default_value = "parquet")]
+    pub format: TableFormatArg,
+    /// Format of the plot files.
+    #[arg(long, value_enum, default_value = "svg")]
+    pub plot: PlotArg,
+    /// Do not write the HTML report.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Print nothing but errors (no progress bar, no summary).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+fn failure(e: TrialError) -> Failure {
+    if e.is_input() {
+        Failure::Input(e.to_string())
+    } else {
+        Failure::Run(e.into())
+    }
+}
+
+/// Loads a trial named on the command line: a file if it exists, else a built-in name.
+fn resolve(name: &str) -> Result<(Trial, Option<String>), Failure> {
+    let path = Path::new(name);
+    if path.is_file() {
+        let t = load_trial(TrialRef::File(path), catalog())?;
+        let canonical = path.canonicalize().ok().map(|p| p.display().to_string());
+        return Ok((t, canonical));
+    }
+    if let Some(text) = catalog().get(Kind::Trial, name) {
+        let name = name.trim_end_matches(".toml");
+        return Ok((load_trial(TrialRef::Builtin(name, text), catalog())?, None));
+    }
+    let names: Vec<String> = catalog()
+        .list(Kind::Trial)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let hint = tabula_model::error::did_you_mean(name, names.iter().map(String::as_str));
+    input(format!(
+        "no trial file or built-in trial named \"{name}\"{hint}; run `tabula trials` for the list"
+    ))
+}
+
+fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        if n == 0 {
+            return input("--threads must be at least 1");
+        }
+        b = b.num_threads(n);
+    }
+    b.build()
+        .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start worker threads: {e}")))
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+fn plots(p: PlotArg) -> Option<ImageFormat> {
+    match p {
+        PlotArg::Svg => Some(ImageFormat::Svg),
+        PlotArg::Png => Some(ImageFormat::Png { scale: 2.0 }),
+        PlotArg::None => None,
+    }
+}
+
+fn format(f: TableFormatArg) -> Format {
+    match f {
+        TableFormatArg::Parquet => Format::Parquet,
+        TableFormatArg::Csv => Format::Csv,
+    }
+}
+
+/// `tabula trial`.
+pub fn run(a: Args) -> CmdResult {
+    let (mut trial, trial_path) = resolve(&a.trial)?;
+    if let Some(n) = a.patients {
+        if n == 0 || n > tabula_trial::rng::MAX_PATIENTS {
+            return input(format!(
+                "--patients must be between 1 and {}",
+                tabula_trial::rng::MAX_PATIENTS
+            ));
+        }
+        trial.patients = n;
+    }
+    if let Some(s) = a.seed {
+        trial.seed = s;
+    }
+    let shard = match &a.shard {
+        Some(s) => Shard::parse(s).map_err(failure)?,
+        None => Shard::default(),
+    };
+    if a.bands && trial.bands.is_none() {
+        let mut outputs: Vec<String> = Vec::new();
+        for e in &trial.endpoints {
+            for o in e.outputs() {
+                if !outputs.iter().any(|x| x == o) {
+                    outputs.push(o.to_string());
+                }
+            }
+        }
+        outputs.truncate(6);
+        trial.bands = Some(tabula_trial::spec::BandSpec {
+            outputs,
+            step: 7.0,
+            max_patients: 2000,
+        });
+    }
+    if a.timecourse && trial.timecourse.is_none() {
+        let outputs = trial
+            .bands
+            .as_ref()
+            .map(|b| b.outputs.clone())
+            .unwrap_or_default();
+        if outputs.is_empty() {
+            return input(
+                "--timecourse needs a [timecourse] or [bands] table in the trial, or --bands",
+            );
+        }
+        trial.timecourse = Some(tabula_trial::spec::TimeCourseSpec { outputs, step: 7.0 });
+    }
+    let pool = pool(a.threads)?;
+    let threads = pool.current_num_threads();
+    let mut dir = a.out.join(sanitize(&trial.name));
+    if shard.count > 1 {
+        dir = dir.join(format!("shard-{}-of-{}", shard.index, shard.count));
+    }
+    let out = OutputOptions {
+        dir: dir.clone(),
+        format: format(a.format),
+        plots: plots(a.plot),
+        report: !a.no_report,
+    };
+    let provenance = Provenance {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        command: command_line(),
+        date: today(),
+        threads,
+        seconds: 0.0,
+        trial_ref: a.trial.clone(),
+        trial_path,
+    };
+    let started = Instant::now();
+    let prepared = pool
+        .install(|| PreparedTrial::new(trial))
+        .map_err(failure)?;
+    let per_arm = shard.range(prepared.trial.patients);
+    let total = (per_arm.end - per_arm.start) * prepared.trial.arms.len() as u64;
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        let b = ProgressBar::new(total);
+        if let Ok(style) = ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} patients ({per_sec}, {eta} left)",
+        ) {
+            b.set_style(style.progress_chars("=> "));
+        }
+        b
+    };
+    let progress = |done: u64, _total: u64| bar.set_position(done);
+    let options = RunOptions {
+        shard,
+        bands: !a.endpoints_only,
+        timecourse: !a.endpoints_only,
+        progress: Some(&progress),
+        ..RunOptions::default()
+    };
+    let sim_started = Instant::now();
+    let (run, paths) = pool
+        .install(|| prepared.run_to_dir(&options, &out, &provenance))
+        .map_err(failure)?;
+    let sim_seconds = sim_started.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if !a.quiet {
+        let trial = &prepared.trial;
+        let summaries = run.summaries(trial, options.km_interval);
+        match summary_text(trial, &summaries) {
+            Ok(s) => print!("{s}"),
+            Err(e) => return Err(failure(e)),
+        }
+        let failed: u64 = summaries.iter().map(|s| s.failed()).sum();
+        let rate = total as f64 / sim_seconds.max(1e-9);
+        println!(
+            "\n{total} patients ({} arms) in {sim_seconds:.1} s on {threads} threads: {rate:.1} patients/s, {:.1} per thread; {} solver steps; {failed} failed; set-up {:.1} s",
+            trial.arms.len(),
+            rate / threads as f64,
+            run.steps,
+            (started.elapsed().as_secs_f64() - sim_seconds).max(0.0)
+        );
+        println!("\nwrote:");
+        for p in paths {
+            println!("  {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+/// `tabula trials`: the built-in trials.
+pub fn list() -> CmdResult {
+    let rows: Vec<(String, String)> = catalog()
+        .list(Kind::Trial)
+        .into_iter()
+        .map(|(n, t)| (n, description(t)))
+        .collect();
+    let (a, b): (Vec<String>, Vec<String>) = rows.into_iter().unzip();
+    let t = tabula_output::Table::from_columns(vec![
+        ("trial", tabula_output::Column::Str(a)),
+        ("description", tabula_output::Column::Str(b)),
+    ])?;
+    let opts = tabula_output::TextTableOptions {
+        max_cell_width: 100,
+        ..Default::default()
+    };
+    print!("{}", tabula_output::render_text(&t, &opts));
+    Ok(())
+}
+
+/// Arguments of `tabula trial-merge`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+Combines the output directories of `tabula trial --shard i/n` runs (one per shard) into the
+outputs the unsharded run would have written: the per-patient table is the shards' tables in
+patient order, and the summaries, bands, plots and report are recomputed from them.
+
+Example:
+  tabula trial sle_refractory --shard 0/2 --out a
+  tabula trial sle_refractory --shard 1/2 --out b
+  tabula trial-merge a/sle_refractory/shard-0-of-2 b/sle_refractory/shard-1-of-2 --out merged")]
+pub struct MergeArgs {
+    /// The shard output directories.
+    #[arg(required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Output directory (the merged run goes to <OUT>/<trial name>).
+    #[arg(long, short, default_value = "out")]
+    pub out: PathBuf,
+    /// Format of the merged tables (default: the shards').
+    #[arg(long, value_enum)]
+    pub format: Option<TableFormatArg>,
+    /// Format of the plot files.
+    #[arg(long, value_enum, default_value = "svg")]
+    pub plot: PlotArg,
+    /// Do not write the HTML report.
+    #[arg(long)]
+    pub no_report: bool,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// `tabula trial-merge`.
+pub fn merge(a: MergeArgs) -> CmdResult {
+    let manifest = a.shards[0].join("run.json");
+    let name = std::fs::read_to_string(&manifest)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|m| m["trial"].as_str().map(str::to_string));
+    let Some(name) = name else {
+        return input(format!(
+            "{} is not a trial shard output (no readable run.json)",
+            a.shards[0].display()
+        ));
+    };
+    let out = OutputOptions {
+        dir: a.out.join(sanitize(&name)),
+        format: a
+            .format
+            .map_or_else(|| tabula_trial::merge::shard_format(&a.shards[0]), format),
+        plots: plots(a.plot),
+        report: !a.no_report,
+    };
+    let provenance = Provenance {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        command: command_line(),
+        date: today(),
+        threads: rayon::current_num_threads(),
+        seconds: 0.0,
+        trial_ref: name.clone(),
+        trial_path: None,
+    };
+    let paths = merge_shards(&a.shards, &out, &provenance, catalog()).map_err(failure)?;
+    if !a.quiet {
+        println!("merged {} shards of {name}; wrote:", a.shards.len());
+        for p in paths {
+            println!("  {}", p.display());
+        }
+    }
+    Ok(())
+}
