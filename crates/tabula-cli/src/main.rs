@@ -26,6 +26,7 @@ Examples:
   tabula simulate sle/cd19_car_t --param cd19_dose_scale=0.5 --plot png
   tabula check my_model.toml                validate a model or scenario file
   tabula model reference/one_compartment    show a model's parameters with units and sources
+  tabula export sbml sle/cd19_car_t -o cd19.xml   the model and doses as SBML
   tabula trial sle_refractory --patients 200   a virtual trial (see `tabula trials`)
 
 Documentation: docs/model-format.md (files), docs/model.md (the built-in model).";
@@ -49,6 +50,8 @@ enum Command {
     Check(commands::check::Args),
     /// Show a model: states, parameters (value, unit, source), outputs.
     Model(commands::list::ModelArgs),
+    /// Export a scenario's model for other tools (SBML Level 3).
+    Export(commands::export::Args),
     /// List the built-in models and modules.
     Models,
     /// List the built-in scenarios.
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => commands::simulate::run(a),
         Command::Check(a) => commands::check::run(a),
         Command::Model(a) => commands::list::model(a),
+        Command::Export(a) => commands::export::run(a),
         Command::Models => commands::list::models(),
         Command::Scenarios => commands::list::scenarios(),
         Command::Therapies => commands::list::therapies(),
