@@ -14,7 +14,9 @@ Objects:
 * :func:`simulate` runs a scenario: a long table ``time, observable, value`` (or a wide one);
 * :func:`simulate_population` runs a scenario for a table of parameter sets (virtual
   patients) in parallel;
-* :func:`scenarios` and :func:`models` list what is built in.
+* :func:`trial` runs a virtual trial (arms x virtual population) and returns the per-patient
+  endpoints and the per-arm summary with 95% confidence intervals;
+* :func:`scenarios`, :func:`models` and :func:`trials` list what is built in.
 
 Malformed input raises :class:`TabulaError` (a ``ValueError``) whose message names the file,
 line and field; a run that fails raises :class:`SimulationError` (a ``RuntimeError``).
@@ -41,6 +43,8 @@ __all__ = [
     "simulate",
     "simulate_population",
     "to_sbml",
+    "trial",
+    "trials",
 ]
 
 ScenarioLike = Union[Scenario, str]
@@ -64,6 +68,76 @@ def scenarios() -> pd.DataFrame:
 def models() -> pd.DataFrame:
     """The built-in models and modules: columns ``name`` and ``description``."""
     return pd.DataFrame(_tabula.models(), columns=["name", "description"])
+
+
+def trials() -> pd.DataFrame:
+    """The built-in virtual trials: columns ``name`` and ``description``."""
+    return pd.DataFrame(_tabula.trials(), columns=["name", "description"])
+
+
+_DTYPES = {"f64": np.float64, "i64": np.int64, "u64": np.uint64}
+
+
+def _frame(columns, format: str):
+    data = {}
+    for name, kind, values in columns:
+        if kind in _DTYPES:
+            data[name] = np.frombuffer(values, dtype=_DTYPES[kind])
+        elif kind == "bool":
+            data[name] = np.asarray(values, dtype=bool)
+        else:
+            data[name] = values
+    if format == "arrow":
+        import pyarrow as pa
+
+        return pa.table(data)
+    return pd.DataFrame(data)
+
+
+def trial(
+    trial: str,
+    *,
+    patients: Optional[int] = None,
+    seed: Optional[int] = None,
+    arms: Optional[Sequence[str]] = None,
+    threads: Optional[int] = None,
+    format: str = "pandas",
+):
+    """Runs a virtual trial in memory and returns ``(patients, summary)``.
+
+    Parameters
+    ----------
+    trial:
+        A built-in trial name (see :func:`trials`), the path of a trial file or its TOML text
+        (format: ``docs/trials.md``).
+    patients, seed:
+        Override the trial file's patients per arm and seed.
+    arms:
+        Run only these arms (by name).
+    threads:
+        Worker threads (default: all cores). Results do not depend on it.
+    format:
+        ``"pandas"`` (default) or ``"arrow"``.
+
+    Returns
+    -------
+    ``patients``: one row per arm and patient, with the patient's sampled parameters, every
+    endpoint, a ``status`` (``ok`` or why the patient failed) and a ``reason``.
+    ``summary``: one row per arm and endpoint with the statistic, estimate and 95% CI, as in
+    the ``summary.csv`` that ``tabula trial`` writes.
+    """
+    if format not in ("pandas", "arrow"):
+        raise TabulaError(f'format must be "pandas" or "arrow", found {format!r}')
+    if not isinstance(trial, str):
+        raise TypeError(f"expected a trial name, path or TOML text; got {type(trial).__name__}")
+    per_patient, summary = _tabula.trial(
+        trial,
+        patients=patients,
+        seed=seed,
+        threads=threads,
+        arms=list(arms) if arms is not None else None,
+    )
+    return _frame(per_patient, format), _frame(summary, format)
 
 
 def simulate(

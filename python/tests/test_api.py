@@ -247,3 +247,36 @@ def test_population_failures_are_data(tmp_path):
     assert status.status[1] != "ok" and status.message[1]
     assert values[values.patient == 1].value.isna().all()
     assert values[values.patient == 0].value.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_builtin_trials_are_listed():
+    names = set(tabula.trials().name)
+    assert {"sle_refractory", "as_therapies"} <= names
+
+
+def test_trial_returns_patients_and_summary_independent_of_threads():
+    arms = ["CD19 CAR-T", "Rituximab"]
+    patients, summary = tabula.trial("sle_refractory", patients=12, seed=7, arms=arms, threads=1)
+    assert len(patients) == 2 * 12
+    assert set(patients.arm) == set(arms)
+    assert list(patients.patient[:12]) == list(range(12))
+    assert (patients.status == "ok").all()
+    assert set(summary.arm) == set(arms)
+    # Depletion is deeper after CD19 CAR-T than after rituximab in the same (paired) patients.
+    cd19 = patients[patients.arm == "CD19 CAR-T"].b_depletion_log10.median()
+    rtx = patients[patients.arm == "Rituximab"].b_depletion_log10.median()
+    assert cd19 < rtx < 0
+    again, summary2 = tabula.trial("sle_refractory", patients=12, seed=7, arms=arms, threads=2)
+    pd.testing.assert_frame_equal(patients, again)
+    pd.testing.assert_frame_equal(summary, summary2)
+    other, _ = tabula.trial("sle_refractory", patients=12, seed=8, arms=arms, threads=2)
+    assert not np.array_equal(other.b_nadir.to_numpy(), patients.b_nadir.to_numpy())
+
+
+def test_trial_bad_input_raises_located_errors():
+    with pytest.raises(tabula.TabulaError, match="no arm `CD19 CART`"):
+        tabula.trial("sle_refractory", patients=2, arms=["CD19 CART"])
+    with pytest.raises(tabula.TabulaError, match="no trial file or built-in trial"):
+        tabula.trial("no_such_trial")
+    with pytest.raises(tabula.TabulaError, match="patients"):
+        tabula.trial("sle_refractory", patients=0)

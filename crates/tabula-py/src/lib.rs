@@ -739,6 +739,123 @@ fn simulate_population<'py>(
     PyTuple::new(py, items)
 }
 
+/// One table as `[(name, kind, data)]`: `kind` is "f64", "i64", "u64" (data: packed native-endian
+/// 8-byte values), "str" (a list of strings) or "bool" (a list of booleans).
+fn table_columns<'py>(
+    py: Python<'py>,
+    table: &tabula_output::Table,
+) -> PyResult<Bound<'py, PyList>> {
+    use tabula_output::Column;
+    let list = PyList::empty(py);
+    for (spec, column) in table.schema().columns().iter().zip(table.columns()) {
+        let (kind, data): (&str, Bound<'py, PyAny>) = match column {
+            Column::F64(v) => ("f64", PyBytes::new(py, &pack(v)).into_any()),
+            Column::I64(v) => {
+                let b: Vec<u8> = v.iter().flat_map(|x| x.to_ne_bytes()).collect();
+                ("i64", PyBytes::new(py, &b).into_any())
+            }
+            Column::U64(v) => {
+                let b: Vec<u8> = v.iter().flat_map(|x| x.to_ne_bytes()).collect();
+                ("u64", PyBytes::new(py, &b).into_any())
+            }
+            Column::Str(v) => ("str", v.clone().into_pyobject(py)?.into_any()),
+            Column::Bool(v) => ("bool", v.clone().into_pyobject(py)?.into_any()),
+        };
+        let items: Vec<Bound<'py, PyAny>> = vec![
+            spec.name.clone().into_pyobject(py)?.into_any(),
+            kind.into_pyobject(py)?.into_any(),
+            data,
+        ];
+        list.append(PyTuple::new(py, items)?)?;
+    }
+    Ok(list)
+}
+
+/// Runs a virtual trial in memory with the GIL released. `source` is a built-in trial name, a
+/// trial file path or the TOML text of a trial. Returns `(patients, summary)`, each as
+/// [`table_columns`]: one row per arm and patient (endpoints, status, reason), and one row per
+/// arm and endpoint (estimate and 95% CI). Bit-identical for any `threads`.
+#[pyfunction]
+#[pyo3(signature = (source, patients=None, seed=None, threads=None, arms=None))]
+fn trial<'py>(
+    py: Python<'py>,
+    source: &str,
+    patients: Option<u64>,
+    seed: Option<u64>,
+    threads: Option<usize>,
+    arms: Option<Vec<String>>,
+) -> PyResult<Bound<'py, PyTuple>> {
+    let library = tabula_library::Builtin;
+    let path = Path::new(source);
+    let mut spec = if let Some(text) = tabula_library::get(Kind::Trial, source) {
+        let name = source.trim_end_matches(".toml");
+        tabula_trial::load_trial(tabula_trial::TrialRef::Builtin(name, text), &library)
+    } else if !source.contains('\n') && path.is_file() {
+        tabula_trial::load_trial(tabula_trial::TrialRef::File(path), &library)
+    } else if source.contains('[') {
+        tabula_trial::load_trial_str("<text>", source, &library)
+    } else {
+        return Err(input_error(format!(
+            "no trial file or built-in trial named \"{source}\"; tabula.trials() lists the built-in ones"
+        )));
+    }
+    .map_err(input_error)?;
+    if let Some(n) = patients {
+        if n == 0 {
+            return Err(input_error("patients must be at least 1"));
+        }
+        spec.patients = n;
+    }
+    if let Some(s) = seed {
+        spec.seed = s;
+    }
+    if let Some(keep) = arms {
+        for a in &keep {
+            if spec.arm(a).is_none() {
+                let hint =
+                    tabula_model::error::did_you_mean(a, spec.arms.iter().map(|x| x.name.as_str()));
+                return Err(input_error(format!(
+                    "trial `{}` has no arm `{a}`{hint}",
+                    spec.name
+                )));
+            }
+        }
+        spec.arms.retain(|x| keep.contains(&x.name));
+    }
+    if threads == Some(0) {
+        return Err(input_error("threads must be at least 1"));
+    }
+    let run = || -> Result<tabula_trial::InMemoryResult, String> {
+        let prepared = tabula_trial::PreparedTrial::new(spec).map_err(|e| e.to_string())?;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads.unwrap_or(0))
+            .build()
+            .map_err(|e| e.to_string())?;
+        let options = tabula_trial::RunOptions {
+            bands: false,
+            timecourse: false,
+            ..Default::default()
+        };
+        pool.install(|| prepared.run_in_memory(&options))
+            .map_err(|e| e.to_string())
+    };
+    let result = py.detach(run).map_err(SimulationError::new_err)?;
+    let items: Vec<Bound<'py, PyAny>> = vec![
+        table_columns(py, &result.patients)?.into_any(),
+        table_columns(py, &result.summary_table)?.into_any(),
+    ];
+    PyTuple::new(py, items)
+}
+
+/// Built-in trials: a list of `(name, description)`.
+#[pyfunction]
+fn trials() -> Vec<(String, String)> {
+    tabula_library::list(Kind::Trial)
+        .into_iter()
+        .map(|(n, t)| (n.to_string(), tabula_library::description(t)))
+        .collect()
+}
+
 /// Built-in scenarios: a list of `(name, description)`.
 #[pyfunction]
 fn scenarios() -> Vec<(String, String)> {
@@ -770,5 +887,7 @@ fn tabula_native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(simulate_population, m)?)?;
     m.add_function(wrap_pyfunction!(scenarios, m)?)?;
     m.add_function(wrap_pyfunction!(models, m)?)?;
+    m.add_function(wrap_pyfunction!(trial, m)?)?;
+    m.add_function(wrap_pyfunction!(trials, m)?)?;
     Ok(())
 }
