@@ -107,6 +107,34 @@ impl<'s> Reader<'s> {
             }
         }
     }
+
+    /// The tables of an array-of-tables field `key` of `t` (`[[arm]]`); a single table is
+    /// accepted too. Records a problem for anything else, or for an element that is not a table.
+    pub fn table_array<'a, 'i>(
+        &mut self,
+        t: &TableView<'a, 'i>,
+        key: &str,
+    ) -> Vec<TableView<'a, 'i>> {
+        let Some(v) = t.get(key) else {
+            return Vec::new();
+        };
+        match v.get_ref() {
+            DeValue::Array(items) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| self.table(item, &format!("{}[{i}]", t.child(key))))
+                .collect(),
+            DeValue::Table(_) => self.table(v, &t.child(key)).into_iter().collect(),
+            other => {
+                self.error(
+                    &v.span(),
+                    &t.child(key),
+                    format!("expected [[{key}]] tables, found {}", kind_name(other)),
+                );
+                Vec::new()
+            }
+        }
+    }
 }
 
 /// A table with its path (`parameters.CL`) and span.

@@ -342,33 +342,6 @@ fn view<'a, 'i>(doc: &'a toml::Spanned<toml::de::DeTable<'i>>) -> TableView<'a, 
     }
 }
 
-/// The tables of an array-of-tables field (`[[arm]]`).
-fn table_array<'a, 'i>(
-    r: &mut Reader<'_>,
-    t: &TableView<'a, 'i>,
-    key: &str,
-) -> Vec<TableView<'a, 'i>> {
-    let Some(v) = t.get(key) else {
-        return Vec::new();
-    };
-    match v.get_ref() {
-        DeValue::Array(items) => items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, item)| r.table(item, &format!("{}[{i}]", t.child(key))))
-            .collect(),
-        DeValue::Table(_) => r.table(v, &t.child(key)).into_iter().collect(),
-        _ => {
-            r.error(
-                &v.span(),
-                &t.child(key),
-                format!("expected [[{key}]] tables"),
-            );
-            Vec::new()
-        }
-    }
-}
-
 pub(crate) fn load_trial_source(
     src: SourceFile,
     library: &dyn ScenarioLibrary,
@@ -456,7 +429,7 @@ pub(crate) fn load_trial_source(
     }
 
     // [[arm]]
-    let arm_tables = table_array(&mut cx.r, &root, "arm");
+    let arm_tables = cx.r.table_array(&root, "arm");
     if arm_tables.is_empty() && root.get("arm").is_none() {
         cx.err(
             &root.span,
@@ -582,7 +555,7 @@ pub(crate) fn load_trial_source(
 
     // [[endpoint]]
     let mut endpoints: Vec<Endpoint> = Vec::new();
-    for t in table_array(&mut cx.r, &root, "endpoint") {
+    for t in cx.r.table_array(&root, "endpoint") {
         if let Some(e) = read_endpoint(&mut cx, &t, &outputs, &endpoints) {
             if endpoints.iter().any(|x| x.name == e.name) {
                 cx.err(
@@ -827,7 +800,7 @@ fn read_arm(
     }
     let unit = model.time_unit.clone();
     let saved = cx.unit.replace(unit);
-    for (i, dt) in table_array(&mut cx.r, t, "dose").iter().enumerate() {
+    for (i, dt) in cx.r.table_array(t, "dose").iter().enumerate() {
         if let Some(rec) = read_dose(cx, dt, &model, i) {
             scenario.regimen.doses.push(rec);
         }
@@ -1273,7 +1246,7 @@ fn read_population(cx: &mut Ctx<'_>, p: &TableView<'_, '_>, arms: &[Arm]) -> Pop
     }
 
     // Correlations.
-    for t in table_array(&mut cx.r, p, "correlation") {
+    for t in cx.r.table_array(p, "correlation") {
         t.check_keys(&mut cx.r, CORRELATION);
         let Some(list) = t.str_array(&mut cx.r, "parameters") else {
             cx.err(
