@@ -22,7 +22,8 @@ use tabula_solve::{simulate_trajectory, Regimen, Simulation, SolveError, SolverO
 pub use tabula_solve::Trajectory;
 
 pub use parse::{
-    load_scenario, load_scenario_file, load_scenario_str, parse_time, DoseSpec, ScenarioRef,
+    load_scenario, load_scenario_file, load_scenario_str, parse_time, read_dose, DoseSpec,
+    ScenarioRef,
 };
 
 /// Loads a built-in scenario by name (e.g. `sle/cd19_car_t`), resolving its model against the

@@ -97,28 +97,37 @@ struct Ctx<'s> {
 impl Ctx<'_> {
     /// A time field: a number (model time unit) or a string with a unit.
     fn time(&mut self, t: &TableView<'_, '_>, key: &str) -> Option<(f64, Range<usize>)> {
-        let v = t.get(key)?;
-        let parsed = match v.get_ref() {
-            DeValue::String(s) => parse_time(s, &self.time_unit),
-            other => to_f64(other).ok_or_else(|| {
-                "expected a number (in the model time unit) or a string such as \"2 week\""
-                    .to_string()
-            }),
-        };
-        match parsed {
-            Ok(x) if x.is_finite() && x >= 0.0 => Some((x, v.span())),
-            Ok(x) => {
-                self.r.error(
-                    &v.span(),
-                    &t.child(key),
-                    format!("expected a time >= 0, found {x}"),
-                );
-                None
-            }
-            Err(msg) => {
-                self.r.error(&v.span(), &t.child(key), msg);
-                None
-            }
+        time_field(&mut self.r, &self.time_unit, t, key)
+    }
+}
+
+/// A time field of `t`: a number (in `time_unit`) or a string with a unit ("2 week"), >= 0.
+fn time_field(
+    r: &mut Reader<'_>,
+    time_unit: &Unit,
+    t: &TableView<'_, '_>,
+    key: &str,
+) -> Option<(f64, Range<usize>)> {
+    let v = t.get(key)?;
+    let parsed = match v.get_ref() {
+        DeValue::String(s) => parse_time(s, time_unit),
+        other => to_f64(other).ok_or_else(|| {
+            "expected a number (in the model time unit) or a string such as \"2 week\"".to_string()
+        }),
+    };
+    match parsed {
+        Ok(x) if x.is_finite() && x >= 0.0 => Some((x, v.span())),
+        Ok(x) => {
+            r.error(
+                &v.span(),
+                &t.child(key),
+                format!("expected a time >= 0, found {x}"),
+            );
+            None
+        }
+        Err(msg) => {
+            r.error(&v.span(), &t.child(key), msg);
+            None
         }
     }
 }
@@ -396,7 +405,7 @@ fn load_scenario_source(src: SourceFile, library: &dyn Library) -> Result<Scenar
                     let Some(t) = cx.r.table(item, &path) else {
                         continue;
                     };
-                    if let Some((rec, spec)) = read_dose(&mut cx, &t, &model) {
+                    if let Some((rec, spec)) = read_dose(&mut cx.r, &cx.time_unit, &t, &model) {
                         regimen.doses.push(rec);
                         doses.push(spec);
                     }
@@ -443,13 +452,19 @@ impl IntoVec for Reader<'_> {
     }
 }
 
-fn read_dose(
-    cx: &mut Ctx<'_>,
+/// Reads one dose record (`[[dose]]`, `docs/model-format.md` section 6) for `model`: target
+/// route or state, amount unit (converted to the state's unit, per kg of `WT` or per m^2 of
+/// `BSA` where the unit says so), bolus or infusion, repeats. Times are in `time_unit` unless
+/// written with a unit. Every problem is recorded in `r`; `None` when the record is unusable.
+/// Scenario files and trial arms share it, so a dose means the same everywhere.
+pub fn read_dose(
+    r: &mut Reader<'_>,
+    time_unit: &Unit,
     t: &TableView<'_, '_>,
     model: &Model,
 ) -> Option<(DoseRecord, DoseSpec)> {
-    t.check_keys(&mut cx.r, DOSE_KEYS);
-    let into = t.str(&mut cx.r, "into", true)?;
+    t.check_keys(r, DOSE_KEYS);
+    let into = t.str(r, "into", true)?;
     let (state, route) = if let Some(r) = model.routes.iter().position(|r| r.name == into.text) {
         (model.routes[r].state, Some(r))
     } else if let Some(s) = model.states.iter().position(|s| s.name == into.text) {
@@ -462,7 +477,7 @@ fn read_dose(
             .chain(model.states.iter().map(|s| s.name.as_str()));
         let hint = did_you_mean(&into.text, cands);
         let routes: Vec<&str> = model.routes.iter().map(|r| r.name.as_str()).collect();
-        cx.r.error(
+        r.error(
             &into.span,
             &t.child("into"),
             format!(
@@ -479,7 +494,7 @@ fn read_dose(
     };
     // Without a unit, the amount is in the target state's own unit.
     let unit_s = t
-        .str(&mut cx.r, "unit", false)
+        .str(r, "unit", false)
         .unwrap_or_else(|| tabula_model::doc::SpannedStr {
             text: model.states[state].unit_text.clone(),
             span: t.span.clone(),
@@ -487,20 +502,20 @@ fn read_dose(
     let unit = match Unit::parse(&unit_s.text) {
         Ok(u) => u,
         Err(e) => {
-            cx.r.error(&unit_s.span, &t.child("unit"), e.message);
+            r.error(&unit_s.span, &t.child("unit"), e.message);
             return None;
         }
     };
-    let time = cx.time(t, "time").map_or(0.0, |x| x.0);
-    let amount = t.num(&mut cx.r, "amount", false).map(|x| x.0);
-    let rate = t.num(&mut cx.r, "rate", false).map(|x| x.0);
-    let duration = cx.time(t, "duration").map(|x| x.0);
-    let interval = cx.time(t, "interval").map_or(0.0, |x| x.0);
-    let additional = match t.num(&mut cx.r, "additional", false) {
+    let time = time_field(r, time_unit, t, "time").map_or(0.0, |x| x.0);
+    let amount = t.num(r, "amount", false).map(|x| x.0);
+    let rate = t.num(r, "rate", false).map(|x| x.0);
+    let duration = time_field(r, time_unit, t, "duration").map(|x| x.0);
+    let interval = time_field(r, time_unit, t, "interval").map_or(0.0, |x| x.0);
+    let additional = match t.num(r, "additional", false) {
         None => 0,
         Some((x, span)) => {
             if x < 0.0 || x.fract() != 0.0 || x > 1e6 {
-                cx.r.error(
+                r.error(
                     &span,
                     &t.child("additional"),
                     "expected a whole number of additional doses",
@@ -512,7 +527,7 @@ fn read_dose(
         }
     };
     if additional > 0 && interval <= 0.0 {
-        cx.r.error(
+        r.error(
             &t.span,
             &t.child("interval"),
             format!("{additional} additional doses need an `interval` > 0"),
@@ -538,7 +553,7 @@ fn read_dose(
                             found = Some((f * pf, Some(pi)));
                         }
                         _ => {
-                            cx.r.error(&unit_s.span, &t.child("unit"), format!(
+                            r.error(&unit_s.span, &t.child("unit"), format!(
                                 "a dose in {} per {residual} needs a model parameter `{param}` in {residual}",
                                 target.unit
                             ));
@@ -550,7 +565,7 @@ fn read_dose(
             match found {
                 Some(x) => x,
                 None => {
-                    cx.r.error(&unit_s.span, &t.child("unit"), format!(
+                    r.error(&unit_s.span, &t.child("unit"), format!(
                         "dose unit {unit} cannot be converted to the unit of state `{}` ({}), even per kg or per m^2",
                         target.name, target.unit
                     ));
@@ -566,7 +581,7 @@ fn read_dose(
         (Some(a), None, Some(d)) => (a, Delivery::Duration(d)),
         (None, Some(r), Some(d)) => (r * d, Delivery::Duration(d)),
         (Some(_), Some(_), Some(_)) => {
-            cx.r.error(
+            r.error(
                 &t.span,
                 &t.path,
                 "give two of `amount`, `rate` and `duration`, not all three",
@@ -574,22 +589,22 @@ fn read_dose(
             return None;
         }
         _ => {
-            cx.r.error(&t.span, &t.path, "a dose needs `amount` (bolus), `amount` with `rate` or `duration` (infusion), or `rate` with `duration`");
+            r.error(&t.span, &t.path, "a dose needs `amount` (bolus), `amount` with `rate` or `duration` (infusion), or `rate` with `duration`");
             return None;
         }
     };
-    if amount_v < 0.0 {
-        cx.r.error(&t.span, &t.child("amount"), "the amount must be >= 0");
+    if amount_v.is_nan() || amount_v < 0.0 {
+        r.error(&t.span, &t.child("amount"), "the amount must be >= 0");
         return None;
     }
-    if let Delivery::Rate(r) | Delivery::Duration(r) = delivery {
-        if r <= 0.0 {
-            cx.r.error(&t.span, &t.path, "infusion rate and duration must be > 0");
+    if let Delivery::Rate(x) | Delivery::Duration(x) = delivery {
+        if x.is_nan() || x <= 0.0 {
+            r.error(&t.span, &t.path, "infusion rate and duration must be > 0");
             return None;
         }
     }
     let label = t
-        .str(&mut cx.r, "label", false)
+        .str(r, "label", false)
         .map(|s| s.text)
         .unwrap_or_else(|| format!("{} {} into {}", fmt_num(amount_v), unit_s.text, into.text));
     let rec = DoseRecord {

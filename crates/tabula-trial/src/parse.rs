@@ -8,9 +8,9 @@ use tabula_model::doc::{parse_document, to_f64, Reader, SpannedStr, TableView, V
 use tabula_model::error::did_you_mean;
 use tabula_model::expr::{parse as parse_expr, Ast, AstKind};
 use tabula_model::source::is_path_reference;
-use tabula_model::{Library, Model, ModelError, SourceFile, Unit};
+use tabula_model::{Library, ModelError, SourceFile, Unit};
 use tabula_scenario::{load_scenario, parse_time, ScenarioRef};
-use tabula_solve::{Delivery, DoseRecord, Method};
+use tabula_solve::Method;
 use toml::de::DeValue;
 
 use crate::spec::*;
@@ -56,17 +56,6 @@ const ARM: &[&str] = &[
     "dose",
     "alias",
     "solver",
-];
-const DOSE: &[&str] = &[
-    "into",
-    "amount",
-    "unit",
-    "time",
-    "rate",
-    "duration",
-    "interval",
-    "additional",
-    "label",
 ];
 const POPULATION: &[&str] = &[
     "parameters",
@@ -799,12 +788,13 @@ fn read_arm(
         }
     }
     let unit = model.time_unit.clone();
-    let saved = cx.unit.replace(unit);
-    for (i, dt) in cx.r.table_array(t, "dose").iter().enumerate() {
-        if let Some(rec) = read_dose(cx, dt, &model, i) {
+    for dt in cx.r.table_array(t, "dose") {
+        // The scenario format's own reader: a dose means the same in a scenario and an arm.
+        if let Some((rec, _)) = tabula_scenario::read_dose(&mut cx.r, &unit, &dt, &model) {
             scenario.regimen.doses.push(rec);
         }
     }
+    let saved = cx.unit.replace(unit);
     let origin = match cx.time(t, "origin") {
         None => 0.0,
         Some((o, span)) => {
@@ -900,129 +890,6 @@ fn resolve_scenario(
             Err(ModelError::single(None, "", format!("no built-in scenario named \"{name}\"{hint}; run `tabula scenarios` for the list, or give a path ending in .toml")))
         }
     }
-}
-
-/// A dose record in the scenario format (`docs/model-format.md`, section 6).
-fn read_dose(
-    cx: &mut Ctx<'_>,
-    t: &TableView<'_, '_>,
-    model: &Model,
-    i: usize,
-) -> Option<DoseRecord> {
-    t.check_keys(&mut cx.r, DOSE);
-    let into = t.str(&mut cx.r, "into", true)?;
-    let (state, route) = if let Some(r) = model.routes.iter().position(|r| r.name == into.text) {
-        (model.routes[r].state, Some(r))
-    } else if let Some(s) = model.states.iter().position(|s| s.name == into.text) {
-        (s, None)
-    } else {
-        let cands = model
-            .routes
-            .iter()
-            .map(|r| r.name.as_str())
-            .chain(model.states.iter().map(|s| s.name.as_str()));
-        let hint = did_you_mean(&into.text, cands);
-        cx.err(
-            &into.span,
-            &t.child("into"),
-            format!(
-                "`{}` is neither a route nor a state of the model{hint}",
-                into.text
-            ),
-        );
-        return None;
-    };
-    let target = &model.states[state];
-    let unit_text = t
-        .str(&mut cx.r, "unit", false)
-        .map_or_else(|| target.unit_text.clone(), |s| s.text);
-    let unit = match Unit::parse(&unit_text) {
-        Ok(u) => u,
-        Err(e) => {
-            cx.err(&t.span, &t.child("unit"), e.message);
-            return None;
-        }
-    };
-    let (factor, scale_by) = match unit.factor_to(&target.unit) {
-        Some(f) => (f, None),
-        None => {
-            let mut found = None;
-            for (param, residual) in [("WT", "kg"), ("BSA", "m^2")] {
-                let per = Unit::parse(residual).expect("known unit");
-                if let Some(f) = unit.mul(&per).factor_to(&target.unit) {
-                    if let Some(pi) = model.parameter_index(param) {
-                        if let Some(pf) = model.parameters[pi].unit.factor_to(&per) {
-                            found = Some((f * pf, Some(pi)));
-                        }
-                    }
-                }
-            }
-            match found {
-                Some(x) => x,
-                None => {
-                    cx.err(&t.span, &t.child("unit"), format!("dose unit {unit_text} cannot be converted to the unit of state `{}` ({}), even per kg (WT) or per m^2 (BSA)", target.name, target.unit_text));
-                    return None;
-                }
-            }
-        }
-    };
-    let time = cx.time(t, "time").map_or(0.0, |x| x.0);
-    let amount = t.num(&mut cx.r, "amount", false).map(|x| x.0);
-    let rate = t.num(&mut cx.r, "rate", false).map(|x| x.0);
-    let duration = cx.time(t, "duration").map(|x| x.0);
-    let interval = cx.time(t, "interval").map_or(0.0, |x| x.0);
-    let additional = cx.whole(t, "additional", 0.0, 1e6).unwrap_or(0) as u32;
-    if additional > 0 && interval <= 0.0 {
-        cx.err(
-            &t.span,
-            &t.child("interval"),
-            format!("{additional} additional doses need an `interval` > 0"),
-        );
-    }
-    if time < 0.0 {
-        cx.err(&t.span, &t.child("time"), "the dose time must be >= 0");
-    }
-    let (amount_v, delivery) = match (amount, rate, duration) {
-        (Some(a), None, None) => (a, Delivery::Bolus),
-        (Some(a), Some(r), None) => (a, Delivery::Rate(r * factor)),
-        (Some(a), None, Some(d)) => (a, Delivery::Duration(d)),
-        (None, Some(r), Some(d)) => (r * d, Delivery::Duration(d)),
-        _ => {
-            cx.err(&t.span, &t.path, "a dose needs `amount` (bolus), `amount` with `rate` or `duration` (infusion), or `rate` with `duration`");
-            return None;
-        }
-    };
-    if amount_v.is_nan() || amount_v < 0.0 {
-        cx.err(&t.span, &t.child("amount"), "the amount must be >= 0");
-        return None;
-    }
-    if let Delivery::Rate(r) | Delivery::Duration(r) = delivery {
-        if r.is_nan() || r <= 0.0 {
-            cx.err(&t.span, &t.path, "infusion rate and duration must be > 0");
-            return None;
-        }
-    }
-    let label = t
-        .str(&mut cx.r, "label", false)
-        .map(|s| s.text)
-        .unwrap_or_else(|| {
-            format!(
-                "arm dose {} ({amount_v} {unit_text} into {})",
-                i + 1,
-                into.text
-            )
-        });
-    Some(DoseRecord {
-        time,
-        state,
-        route,
-        amount: amount_v * factor,
-        scale_by,
-        delivery,
-        interval,
-        additional,
-        label,
-    })
 }
 
 /// Names endpoints may use: every arm's outputs and aliases.
