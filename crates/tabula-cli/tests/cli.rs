@@ -5,11 +5,19 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn tabula(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tabula")).args(args).current_dir(dir).output().expect("the binary runs")
+    Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary runs")
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 const MODEL: &str = r#"[model]
@@ -50,19 +58,32 @@ unit = "mg"
 #[test]
 fn simulate_a_builtin_scenario_writes_table_plot_and_provenance() {
     let dir = tempfile::tempdir().unwrap();
-    let o = tabula(&["simulate", "reference/pk_bolus", "--out", "res"], dir.path());
+    let o = tabula(
+        &["simulate", "reference/pk_bolus", "--out", "res"],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = dir.path().join("res/pk_bolus");
     let csv = std::fs::read_to_string(out.join("timecourse.csv")).unwrap();
-    assert!(csv.starts_with("patient,time,observable,value\n0,0.0,C,2.0\n"), "{}", &csv[..80]);
-    assert!(std::fs::read_to_string(out.join("timecourse.svg")).unwrap().contains("<svg"));
-    let run: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    assert!(
+        csv.starts_with("patient,time,observable,value\n0,0.0,C,2.0\n"),
+        "{}",
+        &csv[..80]
+    );
+    assert!(std::fs::read_to_string(out.join("timecourse.svg"))
+        .unwrap()
+        .contains("<svg"));
+    let run: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
     assert_eq!(run["scenario"], "pk_bolus");
     assert!(run["statistics"]["steps"].as_u64().unwrap() > 0);
     // No temporary files are left behind.
     for entry in std::fs::read_dir(&out).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(["timecourse.csv", "timecourse.svg", "run.json"].contains(&name.as_str()), "stray file {name}");
+        assert!(
+            ["timecourse.csv", "timecourse.svg", "run.json"].contains(&name.as_str()),
+            "stray file {name}"
+        );
     }
 }
 
@@ -71,7 +92,20 @@ fn simulate_a_user_file_with_parameter_override_and_parquet() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("decay.toml"), MODEL).unwrap();
     std::fs::write(dir.path().join("bolus.toml"), SCENARIO).unwrap();
-    let o = tabula(&["simulate", "bolus.toml", "--param", "V=100", "--format", "parquet", "--plot", "png", "-q"], dir.path());
+    let o = tabula(
+        &[
+            "simulate",
+            "bolus.toml",
+            "--param",
+            "V=100",
+            "--format",
+            "parquet",
+            "--plot",
+            "png",
+            "-q",
+        ],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", text(&o));
     let out = dir.path().join("out/my_bolus");
     assert!(out.join("timecourse.parquet").metadata().unwrap().len() > 0);
@@ -84,7 +118,11 @@ fn simulate_a_user_file_with_parameter_override_and_parquet() {
 #[test]
 fn malformed_model_gives_file_line_field_and_exit_code_2() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("decay.toml"), MODEL.replace("\"-CL / V * A\"", "\"-CL * A\"")).unwrap();
+    std::fs::write(
+        dir.path().join("decay.toml"),
+        MODEL.replace("\"-CL / V * A\"", "\"-CL * A\""),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("bolus.toml"), SCENARIO).unwrap();
     let o = tabula(&["simulate", "bolus.toml"], dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -100,12 +138,27 @@ fn bad_inputs_exit_with_code_2_and_say_why() {
     std::fs::write(dir.path().join("decay.toml"), MODEL).unwrap();
     std::fs::write(dir.path().join("bolus.toml"), SCENARIO).unwrap();
     let cases: &[(&[&str], &str)] = &[
-        (&["simulate", "no_such_scenario"], "no scenario file or built-in scenario"),
-        (&["simulate", "reference/pk_bolsu"], "did you mean `reference/pk_bolus`"),
-        (&["simulate", "bolus.toml", "--param", "VV=3"], "unknown parameter `VV`"),
+        (
+            &["simulate", "no_such_scenario"],
+            "no scenario file or built-in scenario",
+        ),
+        (
+            &["simulate", "reference/pk_bolsu"],
+            "did you mean `reference/pk_bolus`",
+        ),
+        (
+            &["simulate", "bolus.toml", "--param", "VV=3"],
+            "unknown parameter `VV`",
+        ),
         (&["simulate", "bolus.toml", "--param", "V"], "NAME=VALUE"),
-        (&["simulate", "bolus.toml", "--param", "V=abc"], "not a finite number"),
-        (&["simulate", "bolus.toml", "--duration", "3 parsecs"], "--duration"),
+        (
+            &["simulate", "bolus.toml", "--param", "V=abc"],
+            "not a finite number",
+        ),
+        (
+            &["simulate", "bolus.toml", "--duration", "3 parsecs"],
+            "--duration",
+        ),
         (&["simulate", "bolus.toml", "--rtol", "2"], "rtol"),
         (&["check", "missing.toml"], "cannot read"),
         (&["simulate", "bolus.toml", "--method", "euler"], "euler"),
@@ -113,7 +166,11 @@ fn bad_inputs_exit_with_code_2_and_say_why() {
     for (args, expect) in cases {
         let o = tabula(args, dir.path());
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
-        assert!(text(&o).contains(expect), "{args:?}: expected {expect:?} in {}", text(&o));
+        assert!(
+            text(&o).contains(expect),
+            "{args:?}: expected {expect:?} in {}",
+            text(&o)
+        );
     }
 }
 
@@ -121,7 +178,9 @@ fn bad_inputs_exit_with_code_2_and_say_why() {
 fn bad_scenario_fields_are_located() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("decay.toml"), MODEL).unwrap();
-    let bad = SCENARIO.replace("into = \"iv\"", "into = \"ivv\"").replace("unit = \"mg\"", "unit = \"mg/furlong\"");
+    let bad = SCENARIO
+        .replace("into = \"iv\"", "into = \"ivv\"")
+        .replace("unit = \"mg\"", "unit = \"mg/furlong\"");
     std::fs::write(dir.path().join("bolus.toml"), bad).unwrap();
     let o = tabula(&["check", "bolus.toml"], dir.path());
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
@@ -134,7 +193,9 @@ fn bad_scenario_fields_are_located() {
 fn a_failing_simulation_exits_with_code_1() {
     let dir = tempfile::tempdir().unwrap();
     // Finite-time blow-up: dA/dt = A^2.
-    let model = MODEL.replace("\"-CL / V * A\"", "\"A * A / (1 mg * 1 h)\"").replace("[rates]", "[parameters.x]\n[rates]");
+    let model = MODEL
+        .replace("\"-CL / V * A\"", "\"A * A / (1 mg * 1 h)\"")
+        .replace("[rates]", "[parameters.x]\n[rates]");
     let model = model.replace("[parameters.x]\n", "");
     let model = model.replace("\"A * A / (1 mg * 1 h)\"", "\"A * A / M0 / T0\"").replace(
         "[states]",
@@ -144,7 +205,11 @@ fn a_failing_simulation_exits_with_code_1() {
     std::fs::write(dir.path().join("bolus.toml"), SCENARIO).unwrap();
     let o = tabula(&["simulate", "bolus.toml"], dir.path());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("simulation of `my_bolus` failed"), "{}", text(&o));
+    assert!(
+        text(&o).contains("simulation of `my_bolus` failed"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -169,10 +234,18 @@ fn a_library_overlay_takes_precedence_over_builtins() {
     let dir = tempfile::tempdir().unwrap();
     let lib = dir.path().join("lib/scenarios/reference");
     std::fs::create_dir_all(&lib).unwrap();
-    let s = include_str!("../../../library/scenarios/reference/pk_bolus.toml").replace("amount = 100", "amount = 200");
+    let s = include_str!("../../../library/scenarios/reference/pk_bolus.toml")
+        .replace("amount = 100", "amount = 200");
     std::fs::write(lib.join("pk_bolus.toml"), s).unwrap();
-    let o = tabula(&["--library", "lib", "simulate", "reference/pk_bolus", "-q"], dir.path());
+    let o = tabula(
+        &["--library", "lib", "simulate", "reference/pk_bolus", "-q"],
+        dir.path(),
+    );
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(dir.path().join("out/pk_bolus/timecourse.csv")).unwrap();
-    assert!(csv.contains("\n0,0.0,C,4.0\n"), "the overlay's 200 mg dose was used: {}", &csv[..80]);
+    assert!(
+        csv.contains("\n0,0.0,C,4.0\n"),
+        "the overlay's 200 mg dose was used: {}",
+        &csv[..80]
+    );
 }

@@ -12,7 +12,11 @@ fn exports_a_builtin_scenario_to_standard_output() {
         .args(["export", "sbml", "reference/pk_bolus"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let xml = String::from_utf8(out.stdout).unwrap();
     assert!(xml.starts_with("<?xml"));
     assert!(xml.contains("<sbml xmlns=\"http://www.sbml.org/sbml/level3/version1/core\""));
@@ -24,16 +28,33 @@ fn writes_a_file_with_parameter_overrides() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pk.xml");
     let out = tabula()
-        .args(["export", "sbml", "reference/pk_repeated", "--param", "WT=80", "-o"])
+        .args([
+            "export",
+            "sbml",
+            "reference/pk_repeated",
+            "--param",
+            "WT=80",
+            "-o",
+        ])
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let xml = std::fs::read_to_string(&path).unwrap();
-    assert!(xml.contains("id=\"WT\" name=\"WT\" value=\"80.0\""), "{xml}");
+    assert!(
+        xml.contains("id=\"WT\" name=\"WT\" value=\"80.0\""),
+        "{xml}"
+    );
     // 1.5 mg/kg x 80 kg per dose, 20 doses.
     assert_eq!(xml.matches("<event ").count(), 20);
-    assert!(xml.contains("> 120.0 <") || xml.contains(">120.0<"), "{xml}");
+    assert!(
+        xml.contains("> 120.0 <") || xml.contains(">120.0<"),
+        "{xml}"
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrote"));
 }
 

@@ -23,24 +23,44 @@ fn print_table(rows: Vec<(String, String)>, left: &str, right: &str) -> CmdResul
 
 /// `tabula models`.
 pub fn models() -> CmdResult {
-    let rows = catalog().list(Kind::Model).into_iter().map(|(n, t)| (n, description(t))).collect();
+    let rows = catalog()
+        .list(Kind::Model)
+        .into_iter()
+        .map(|(n, t)| (n, description(t)))
+        .collect();
     print_table(rows, "model", "description")
 }
 
 /// `tabula scenarios`.
 pub fn scenarios() -> CmdResult {
-    let rows = catalog().list(Kind::Scenario).into_iter().map(|(n, t)| (n, description(t))).collect();
+    let rows = catalog()
+        .list(Kind::Scenario)
+        .into_iter()
+        .map(|(n, t)| (n, description(t)))
+        .collect();
     print_table(rows, "scenario", "description")
 }
 
 /// The `tags` of a model file's `[model]` table.
 fn model_tags(text: &str) -> Vec<String> {
     let src = tabula_model::SourceFile::new("tags", text.to_string());
-    let Ok(doc) = tabula_model::doc::parse_document(&src) else { return Vec::new() };
+    let Ok(doc) = tabula_model::doc::parse_document(&src) else {
+        return Vec::new();
+    };
     let mut r = tabula_model::doc::Reader::new(&src);
-    let root = tabula_model::doc::TableView { table: doc.get_ref(), span: doc.span(), path: String::new() };
-    let Some(m) = root.sub(&mut r, "model") else { return Vec::new() };
-    m.str_array(&mut r, "tags").unwrap_or_default().into_iter().map(|s| s.text).collect()
+    let root = tabula_model::doc::TableView {
+        table: doc.get_ref(),
+        span: doc.span(),
+        path: String::new(),
+    };
+    let Some(m) = root.sub(&mut r, "model") else {
+        return Vec::new();
+    };
+    m.str_array(&mut r, "tags")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| s.text)
+        .collect()
 }
 
 /// `tabula therapies`: modules tagged `therapy`, each with the scenarios whose model includes it.
@@ -50,7 +70,12 @@ pub fn therapies() -> CmdResult {
     let mut uses: Vec<(String, Vec<String>)> = Vec::new();
     for (name, _) in cat.list(Kind::Scenario) {
         if let Ok(sc) = tabula_scenario::from_catalog(cat, &name) {
-            let files = sc.model.files.iter().filter_map(|f| f.builtin.clone()).collect();
+            let files = sc
+                .model
+                .files
+                .iter()
+                .filter_map(|f| f.builtin.clone())
+                .collect();
             uses.push((name, files));
         }
     }
@@ -59,8 +84,16 @@ pub fn therapies() -> CmdResult {
         if !model_tags(text).iter().any(|t| t == "therapy") {
             continue;
         }
-        let examples: Vec<&str> = uses.iter().filter(|(_, f)| f.contains(&name)).map(|(s, _)| s.as_str()).collect();
-        let ex = if examples.is_empty() { String::new() } else { format!("  [examples: {}]", examples.join(", ")) };
+        let examples: Vec<&str> = uses
+            .iter()
+            .filter(|(_, f)| f.contains(&name))
+            .map(|(s, _)| s.as_str())
+            .collect();
+        let ex = if examples.is_empty() {
+            String::new()
+        } else {
+            format!("  [examples: {}]", examples.join(", "))
+        };
         rows.push((name.clone(), format!("{}{ex}", description(text))));
     }
     print_table(rows, "therapy", "description")
