@@ -38,16 +38,31 @@ fn steps_do_not_allocate() {
     let cm = CompiledModel::new(case.model.clone());
     let mut ws = cm.workspace();
     let params = cm.default_parameters();
-    let options = SolverOptions { rtol: 1e-10, atol: 1e-12, ..SolverOptions::default() };
+    let options = SolverOptions {
+        rtol: 1e-10,
+        atol: 1e-12,
+        ..SolverOptions::default()
+    };
     let run = |end: f64, ws: &mut tabula_compile::Workspace| {
         let times = [0.0, end];
-        let sim = Simulation { regimen: &case.regimen, output_times: &times, end, options: &options };
+        let sim = Simulation {
+            regimen: &case.regimen,
+            output_times: &times,
+            end,
+            options: &options,
+        };
         let before = ALLOCATIONS.load(Ordering::Relaxed);
         let stats = simulate(&cm, ws, &params, &sim, &mut |_, _, _| {}).unwrap();
         (ALLOCATIONS.load(Ordering::Relaxed) - before, stats.steps)
     };
     let (short_allocs, short_steps) = run(72.0, &mut ws);
     let (long_allocs, long_steps) = run(144.0, &mut ws);
-    assert!(long_steps > short_steps + 100, "the long run takes more steps: {short_steps} vs {long_steps}");
-    assert_eq!(long_allocs, short_allocs, "allocations grew with steps ({short_steps} -> {long_steps} steps)");
+    assert!(
+        long_steps > short_steps + 100,
+        "the long run takes more steps: {short_steps} vs {long_steps}"
+    );
+    assert_eq!(
+        long_allocs, short_allocs,
+        "allocations grew with steps ({short_steps} -> {long_steps} steps)"
+    );
 }
