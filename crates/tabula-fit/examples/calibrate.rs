@@ -32,7 +32,7 @@ fn main() -> Result<(), tabula_fit::FitError> {
     let sse = |p: &[f64]| -> Result<f64, String> { Ok(residuals(p)?.iter().map(|r| r * r).sum()) };
 
     let mut progress = |p: &Progress<'_>| {
-        if p.iteration % 10 == 0 {
+        if p.iteration.is_multiple_of(10) {
             println!(
                 "generation {:>4}  evaluations {:>5}  best {:.6e}",
                 p.iteration, p.evaluations, p.best_value

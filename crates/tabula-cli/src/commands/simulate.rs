@@ -309,18 +309,13 @@ pub fn run(a: Args) -> CmdResult {
         } else {
             sc.plot.clone()
         };
-        let mut rows: (
-            Vec<String>,
-            Vec<String>,
-            Vec<f64>,
-            Vec<f64>,
-            Vec<f64>,
-            Vec<f64>,
-        ) = Default::default();
+        let mut names = Vec::new();
+        let mut units = Vec::new();
+        let [mut start, mut min, mut max, mut end] = [(); 4].map(|_| Vec::new());
         for n in &shown {
             let s = traj.series(n).unwrap_or_default();
-            rows.0.push(n.clone());
-            rows.1.push(
+            names.push(n.clone());
+            units.push(
                 model
                     .outputs
                     .iter()
@@ -335,19 +330,18 @@ pub fn run(a: Args) -> CmdResult {
                     })
                     .unwrap_or_default(),
             );
-            rows.2.push(s.first().copied().unwrap_or(f64::NAN));
-            rows.3.push(s.iter().copied().fold(f64::INFINITY, f64::min));
-            rows.4
-                .push(s.iter().copied().fold(f64::NEG_INFINITY, f64::max));
-            rows.5.push(s.last().copied().unwrap_or(f64::NAN));
+            start.push(s.first().copied().unwrap_or(f64::NAN));
+            min.push(s.iter().copied().fold(f64::INFINITY, f64::min));
+            max.push(s.iter().copied().fold(f64::NEG_INFINITY, f64::max));
+            end.push(s.last().copied().unwrap_or(f64::NAN));
         }
         let t = Table::from_columns(vec![
-            ("output", Column::Str(rows.0)),
-            ("unit", Column::Str(rows.1)),
-            ("start", Column::F64(rows.2)),
-            ("min", Column::F64(rows.3)),
-            ("max", Column::F64(rows.4)),
-            ("end", Column::F64(rows.5)),
+            ("output", Column::Str(names)),
+            ("unit", Column::Str(units)),
+            ("start", Column::F64(start)),
+            ("min", Column::F64(min)),
+            ("max", Column::F64(max)),
+            ("end", Column::F64(end)),
         ])?;
         print!("{}", render_text(&t, &TextTableOptions::default()));
         println!("\nwrote:");

@@ -262,9 +262,9 @@ mod tests {
             let mut n = order;
             let mut q = 2;
             while n > 1 {
-                if n % q == 0 {
+                if n.is_multiple_of(q) {
                     assert_ne!(powmod(order / q, p, s), 1, "row {row}: not primitive");
-                    while n % q == 0 {
+                    while n.is_multiple_of(q) {
                         n /= q;
                     }
                 }

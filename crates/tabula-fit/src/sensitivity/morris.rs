@@ -112,7 +112,7 @@ impl MorrisDesign {
         if r < 2 {
             return Err(FitError::setting("trajectories", r, "at least 2"));
         }
-        if p < 2 || p % 2 != 0 {
+        if p < 2 || !p.is_multiple_of(2) {
             return Err(FitError::setting(
                 "levels",
                 p,
