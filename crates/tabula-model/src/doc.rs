@@ -165,6 +165,56 @@ impl SpannedStr {
 }
 
 impl<'a, 'i> TableView<'a, 'i> {
+    /// The root table of a parsed document (path "").
+    pub fn root(doc: &'a Spanned<DeTable<'i>>) -> Self {
+        TableView {
+            table: doc.get_ref(),
+            span: doc.span(),
+            path: String::new(),
+        }
+    }
+
+    /// A string field that must be one of `allowed` (with a "did you mean" hint otherwise).
+    pub fn choice(
+        &self,
+        r: &mut Reader<'_>,
+        key: &str,
+        allowed: &[&str],
+        required: bool,
+    ) -> Option<SpannedStr> {
+        let s = self.str(r, key, required)?;
+        if allowed.contains(&s.text.as_str()) {
+            Some(s)
+        } else {
+            let hint = did_you_mean(&s.text, allowed.iter().copied());
+            r.error(
+                &s.span,
+                &self.child(key),
+                format!(
+                    "unknown value \"{}\"{hint}; expected one of: {}",
+                    s.text,
+                    allowed.join(", ")
+                ),
+            );
+            None
+        }
+    }
+
+    /// An optional whole-number field in `[min, max]`.
+    pub fn whole(&self, r: &mut Reader<'_>, key: &str, min: f64, max: f64) -> Option<u64> {
+        let (x, span) = self.num(r, key, false)?;
+        if x.fract() == 0.0 && x >= min && x <= max {
+            Some(x as u64)
+        } else {
+            r.error(
+                &span,
+                &self.child(key),
+                format!("expected a whole number between {min} and {max}, found {x}"),
+            );
+            None
+        }
+    }
+
     /// The dotted path of a child field.
     pub fn child(&self, key: &str) -> String {
         if self.path.is_empty() {

@@ -330,11 +330,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
         r: Reader::new(&src),
         src: src.clone(),
     };
-    let root = TableView {
-        table: doc.get_ref(),
-        span: doc.span(),
-        path: String::new(),
-    };
+    let root = TableView::root(&doc);
     root.check_keys(&mut mr.r, TOP_KEYS);
 
     let mut m = RawModule {

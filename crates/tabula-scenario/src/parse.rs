@@ -165,11 +165,7 @@ pub fn load_scenario_str(
 fn load_scenario_source(src: SourceFile, library: &dyn Library) -> Result<Scenario, ModelError> {
     let doc = parse_document(&src)?;
     let mut r = Reader::new(&src);
-    let root = TableView {
-        table: doc.get_ref(),
-        span: doc.span(),
-        path: String::new(),
-    };
+    let root = TableView::root(&doc);
     root.check_keys(&mut r, SCENARIO_TOP);
     let Some(sc) = root.sub(&mut r, "scenario") else {
         if root.get("scenario").is_none() {

@@ -288,47 +288,6 @@ impl Ctx<'_> {
             None
         }
     }
-
-    fn whole(&mut self, t: &TableView<'_, '_>, key: &str, min: f64, max: f64) -> Option<u64> {
-        let (x, span) = t.num(&mut self.r, key, false)?;
-        if x.fract() == 0.0 && x >= min && x <= max {
-            Some(x as u64)
-        } else {
-            self.err(
-                &span,
-                &t.child(key),
-                format!("expected a whole number between {min} and {max}, found {x}"),
-            );
-            None
-        }
-    }
-
-    fn choice(&mut self, t: &TableView<'_, '_>, key: &str, allowed: &[&str]) -> Option<SpannedStr> {
-        let s = t.str(&mut self.r, key, false)?;
-        if allowed.contains(&s.text.as_str()) {
-            Some(s)
-        } else {
-            let hint = did_you_mean(&s.text, allowed.iter().copied());
-            self.err(
-                &s.span,
-                &t.child(key),
-                format!(
-                    "unknown value \"{}\"{hint}; expected one of: {}",
-                    s.text,
-                    allowed.join(", ")
-                ),
-            );
-            None
-        }
-    }
-}
-
-fn view<'a, 'i>(doc: &'a toml::Spanned<toml::de::DeTable<'i>>) -> TableView<'a, 'i> {
-    TableView {
-        table: doc.get_ref(),
-        span: doc.span(),
-        path: String::new(),
-    }
 }
 
 pub(crate) fn load_trial_source(
@@ -336,7 +295,7 @@ pub(crate) fn load_trial_source(
     library: &dyn ScenarioLibrary,
 ) -> Result<Trial, ModelError> {
     let doc = parse_document(&src)?;
-    let root = view(&doc);
+    let root = TableView::root(&doc);
     let mut cx = Ctx {
         r: Reader::new(&src),
         unit: None,
@@ -369,7 +328,7 @@ pub(crate) fn load_trial_source(
         .str(&mut cx.r, "description", true)
         .map(|s| s.text)
         .unwrap_or_default();
-    let patients = match cx.whole(&tr, "patients", 1.0, crate::rng::MAX_PATIENTS as f64) {
+    let patients = match tr.whole(&mut cx.r, "patients", 1.0, crate::rng::MAX_PATIENTS as f64) {
         Some(n) => n,
         None => {
             if tr.get("patients").is_none() {
@@ -405,7 +364,7 @@ pub(crate) fn load_trial_source(
             }
         },
     };
-    let design = match cx.choice(&tr, "design", &["paired", "parallel"]) {
+    let design = match tr.choice(&mut cx.r, "design", &["paired", "parallel"], false) {
         Some(s) if s.text == "parallel" => Design::Parallel,
         _ => Design::Paired,
     };
@@ -576,7 +535,9 @@ pub(crate) fn load_trial_source(
         b.check_keys(&mut cx.r, BANDS);
         let outs = output_list(&mut cx, &b, "outputs", &outputs)?;
         let step = cx.time(&b, "step").map_or(7.0, |x| x.0);
-        let max_patients = cx.whole(&b, "max_patients", 10.0, 1e7).unwrap_or(2000);
+        let max_patients = b
+            .whole(&mut cx.r, "max_patients", 10.0, 1e7)
+            .unwrap_or(2000);
         Some(BandSpec {
             outputs: outs,
             step: if step > 0.0 { step } else { 7.0 },
@@ -648,7 +609,7 @@ fn read_solver(cx: &mut Ctx<'_>, s: &TableView<'_, '_>) -> SolverOverrides {
             }
         }
     }
-    if let Some(n) = cx.whole(s, "max_steps", 1.0, 1e12) {
+    if let Some(n) = s.whole(&mut cx.r, "max_steps", 1.0, 1e12) {
         o.max_steps = Some(n as usize);
     }
     o
@@ -1027,8 +988,8 @@ fn check_functions(ast: &Ast, bad: &mut Vec<String>) {
 fn read_population(cx: &mut Ctx<'_>, p: &TableView<'_, '_>, arms: &[Arm]) -> Population {
     p.check_keys(&mut cx.r, POPULATION);
     let mut pop = Population {
-        max_attempts: cx.whole(p, "max_attempts", 1.0, 1e7).unwrap_or(1000) as u32,
-        pilot: cx.whole(p, "pilot", 100.0, 1e7).unwrap_or(4000) as u32,
+        max_attempts: p.whole(&mut cx.r, "max_attempts", 1.0, 1e7).unwrap_or(1000) as u32,
+        pilot: p.whole(&mut cx.r, "pilot", 100.0, 1e7).unwrap_or(4000) as u32,
         ..Population::default()
     };
     if let Some(s) = p.str(&mut cx.r, "screening_arm", false) {
@@ -1336,7 +1297,12 @@ pub fn cholesky(m: &[f64], k: usize) -> Option<Vec<f64>> {
 
 fn read_target(cx: &mut Ctx<'_>, t: &TableView<'_, '_>) -> Option<Target> {
     t.check_keys(&mut cx.r, TARGET);
-    let dist = cx.choice(t, "dist", &["normal", "lognormal", "uniform", "histogram"]);
+    let dist = t.choice(
+        &mut cx.r,
+        "dist",
+        &["normal", "lognormal", "uniform", "histogram"],
+        false,
+    );
     let Some(dist) = dist else {
         if t.get("dist").is_none() {
             cx.err(
@@ -1498,7 +1464,12 @@ fn read_variable(
         .unwrap_or_default();
     let _ = t.str(&mut cx.r, "description", false);
     let bounds = cx.pair(t, "bounds");
-    let outside = match cx.choice(t, "outside", &["resample", "reject", "clamp"]) {
+    let outside = match t.choice(
+        &mut cx.r,
+        "outside",
+        &["resample", "reject", "clamp"],
+        false,
+    ) {
         Some(s) if s.text == "reject" => Outside::Reject,
         Some(s) if s.text == "clamp" => Outside::Clamp,
         _ => Outside::Resample,
@@ -1526,11 +1497,12 @@ fn read_variable(
             source,
         });
     }
-    let dist_name = cx
+    let dist_name = t
         .choice(
-            t,
+            &mut cx.r,
             "dist",
             &["lognormal", "normal", "logitnormal", "uniform"],
+            false,
         )
         .map_or_else(|| "lognormal".to_string(), |s| s.text);
     // Typical value: `typical`, or `median` / `mean` as the distribution suggests.
@@ -1741,10 +1713,11 @@ fn read_variable(
 }
 
 fn read_change(cx: &mut Ctx<'_>, t: &TableView<'_, '_>) -> Change {
-    match cx.choice(
-        t,
+    match t.choice(
+        &mut cx.r,
         "change",
         &["none", "absolute", "ratio", "percent", "log10_ratio"],
+        false,
     ) {
         Some(s) => match s.text.as_str() {
             "absolute" => Change::Absolute,
@@ -1845,7 +1818,7 @@ fn read_endpoint(
         }
         None => None,
     };
-    let Some(kind) = cx.choice(t, "kind", KINDS) else {
+    let Some(kind) = t.choice(&mut cx.r, "kind", KINDS, false) else {
         if t.get("kind").is_none() {
             cx.err(
                 &t.span,
@@ -1951,7 +1924,7 @@ fn read_endpoint(
                 When::At(time(cx)?)
             } else {
                 let w = read_window(cx, t);
-                match cx.choice(t, "require", &["any", "all"]) {
+                match t.choice(&mut cx.r, "require", &["any", "all"], false) {
                     Some(s) if s.text == "all" => When::All(w),
                     _ => When::Any(w),
                 }

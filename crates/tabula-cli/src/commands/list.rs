@@ -48,11 +48,7 @@ fn model_tags(text: &str) -> Vec<String> {
         return Vec::new();
     };
     let mut r = tabula_model::doc::Reader::new(&src);
-    let root = tabula_model::doc::TableView {
-        table: doc.get_ref(),
-        span: doc.span(),
-        path: String::new(),
-    };
+    let root = tabula_model::doc::TableView::root(&doc);
     let Some(m) = root.sub(&mut r, "model") else {
         return Vec::new();
     };
