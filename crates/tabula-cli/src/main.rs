@@ -28,8 +28,12 @@ Examples:
   tabula model reference/one_compartment    show a model's parameters with units and sources
   tabula export sbml sle/cd19_car_t -o cd19.xml   the model and doses as SBML
   tabula trial sle_refractory --patients 200   a virtual trial (see `tabula trials`)
+  tabula validate                           every validation target against published trials
+  tabula calibrate crs_thresholds           fit parameters to targets (see --list)
+  tabula sensitivity --function ishigami    Sobol/Morris, checked on a known function
 
-Documentation: docs/model-format.md (files), docs/model.md (the built-in model).";
+Documentation: docs/model-format.md (files), docs/model.md (the built-in model),
+docs/validation.md (targets, calibration, sensitivity).";
 
 #[derive(Parser)]
 #[command(name = "tabula", version, about = ABOUT, after_help = AFTER_HELP, propagate_version = true)]
@@ -64,6 +68,12 @@ enum Command {
     Trials,
     /// Merge the outputs of `tabula trial --shard i/n` runs.
     TrialMerge(commands::trial::MergeArgs),
+    /// Run the validation targets against published trials: one row per target, a report.
+    Validate(commands::validate::Args),
+    /// Global sensitivity of a scenario endpoint: Morris screening and Sobol indices.
+    Sensitivity(commands::sensitivity::Args),
+    /// Fit parameters (typical values, variability) to validation targets or time courses.
+    Calibrate(commands::calibrate::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,6 +98,9 @@ fn main() -> ExitCode {
         Command::Trial(a) => commands::trial::run(a),
         Command::Trials => commands::trial::list(),
         Command::TrialMerge(a) => commands::trial::merge(a),
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Sensitivity(a) => commands::sensitivity::run(a),
+        Command::Calibrate(a) => commands::calibrate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,10 +1,13 @@
 //! One module per subcommand.
 
+pub mod calibrate;
 pub mod check;
 pub mod export;
 pub mod list;
+pub mod sensitivity;
 pub mod simulate;
 pub mod trial;
+pub mod validate;
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -37,7 +40,11 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
         let name = name.trim_end_matches(".toml");
         return Ok(load_scenario(ScenarioRef::Builtin(name, text), catalog())?);
     }
-    let names: Vec<String> = catalog().list(Kind::Scenario).into_iter().map(|(n, _)| n).collect();
+    let names: Vec<String> = catalog()
+        .list(Kind::Scenario)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
     let hint = did_you_mean(name, names.iter().map(String::as_str));
     input(format!(
         "no scenario file or built-in scenario named \"{name}\"{hint}; run `tabula scenarios` for the list"

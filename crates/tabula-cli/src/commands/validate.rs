@@ -1,0 +1,279 @@
+//! `tabula validate`: every validation target against its published value.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use tabula_output::{render_text, Column, Table, TextTableOptions};
+use tabula_validate::report::{figure, html, markdown, result_word, results_table, tally_line};
+use tabula_validate::target::Target;
+use tabula_validate::validate::{
+    builtin_targets, select, targets_from_path, with_unusable, Harness, Overrides, Settings, Tally,
+};
+use tabula_validate::ValidateError;
+
+use crate::commands::catalog;
+use crate::exit::{input, CmdResult, Failure};
+
+/// Arguments of `tabula validate`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+Runs every validation target (by default the built-in ones, library/validation/), each through
+the virtual trial that reproduces its study's design, and judges it by its tolerance rule. Prints
+one row per target and ends with `N passed, M failed` (usable targets only). Writes, in <OUT>/:
+  validation.md, validation.html   the report (table, observed-vs-simulated figure, details)
+  validation.csv                   one row per target
+  validation.svg                   observed vs simulated
+
+Examples:
+  tabula validate
+  tabula validate --only T01 --only T02 --patients 100
+  tabula validate --targets my_targets/ --strict
+  tabula validate --list")]
+pub struct Args {
+    /// A target file or a directory of target files (default: the built-in targets).
+    #[arg(long, value_name = "PATH")]
+    pub targets: Option<PathBuf>,
+    /// Run only these targets (repeatable).
+    #[arg(long, value_name = "ID")]
+    pub only: Vec<String>,
+    /// Virtual patients per arm (overrides every trial file; default: the files' own).
+    #[arg(long)]
+    pub patients: Option<u64>,
+    /// Random seed (overrides every trial file).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Output directory.
+    #[arg(long, short, default_value = "out/validation")]
+    pub out: PathBuf,
+    /// Exit with code 1 when a usable target fails.
+    #[arg(long)]
+    pub strict: bool,
+    /// List the targets and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// Do not write the report files.
+    #[arg(long)]
+    pub no_report: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Maps a library error to an exit code: bad input 2, failed run 1.
+pub fn failure(e: ValidateError) -> Failure {
+    if e.is_input() {
+        Failure::Input(e.to_string())
+    } else {
+        Failure::Run(e.into())
+    }
+}
+
+/// A rayon pool with `threads` workers (all cores by default).
+pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = threads {
+        if n == 0 {
+            return input("--threads must be at least 1");
+        }
+        b = b.num_threads(n);
+    }
+    b.build()
+        .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start worker threads: {e}")))
+}
+
+/// Today's date (UTC) as YYYY-MM-DD.
+pub fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// A progress bar over patient simulations (hidden when `quiet`).
+pub fn bar(quiet: bool, total: u64, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(total);
+    let template =
+        format!("{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {what} ({{eta}} left)");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        b.set_style(style.progress_chars("=> "));
+    }
+    b
+}
+
+/// Checks a `--patients` override.
+pub fn check_patients(n: Option<u64>) -> Result<(), Failure> {
+    if let Some(n) = n {
+        if n == 0 || n > tabula_trial::rng::MAX_PATIENTS {
+            return input(format!(
+                "--patients must be between 1 and {}",
+                tabula_trial::rng::MAX_PATIENTS
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The targets a command works on: a file or directory, or the built-in ones.
+pub fn load_targets(path: Option<&Path>, only: &[String]) -> Result<Vec<Target>, Failure> {
+    let all = match path {
+        Some(p) => {
+            if !p.exists() {
+                return input(format!("no target file or directory {}", p.display()));
+            }
+            targets_from_path(p)
+        }
+        None => builtin_targets(catalog()),
+    }
+    .map_err(failure)?;
+    select(all, only).map_err(failure)
+}
+
+fn list(targets: &[Target]) -> CmdResult {
+    let col = |f: &dyn Fn(&Target) -> String| Column::Str(targets.iter().map(f).collect());
+    let t = Table::from_columns(vec![
+        ("id", col(&|t| t.id.clone())),
+        ("study", col(&|t| t.study.name.clone())),
+        ("quantity", col(&|t| t.quantity.clone())),
+        (
+            "usable",
+            col(&|t| if t.usable { "yes".into() } else { "no".into() }),
+        ),
+        (
+            "trial/arm/endpoint",
+            col(&|t| {
+                t.design.as_ref().map_or_else(
+                    || t.reason.clone(),
+                    |d| format!("{}/{}/{}", d.trial, d.arm, d.endpoint),
+                )
+            }),
+        ),
+    ])?;
+    let opts = TextTableOptions {
+        max_cell_width: 60,
+        ..Default::default()
+    };
+    print!("{}", render_text(&t, &opts));
+    Ok(())
+}
+
+/// `tabula validate`.
+pub fn run(a: Args) -> CmdResult {
+    check_patients(a.patients)?;
+    let targets = load_targets(a.targets.as_deref(), &a.only)?;
+    if a.list {
+        return list(&targets);
+    }
+    let pool = pool(a.threads)?;
+    let settings = Settings {
+        patients: a.patients,
+        seed: a.seed,
+    };
+    let started = Instant::now();
+    let harness = pool
+        .install(|| Harness::new(&targets, catalog(), &settings))
+        .map_err(failure)?;
+    let bar = bar(a.quiet, harness.patient_runs(), "patients");
+    let progress = |done: u64, _total: u64| bar.set_position(done);
+    let evaluated = pool.install(|| harness.evaluate(&Overrides::default(), Some(&progress)));
+    let results = with_unusable(&targets, evaluated);
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    let tally = Tally::of(&results);
+
+    let table = results_table(&results).map_err(failure)?;
+    let keep = [
+        "id",
+        "quantity",
+        "observed",
+        "simulated",
+        "sim_lower",
+        "sim_upper",
+        "result",
+        "source",
+    ];
+    let shown = Table::from_columns(
+        keep.iter()
+            .filter_map(|k| table.column(k).map(|c| (*k, c.clone())))
+            .collect(),
+    )?;
+    let opts = TextTableOptions {
+        max_cell_width: 44,
+        ..Default::default()
+    };
+    print!("{}", render_text(&shown, &opts));
+    for r in results.iter().filter(|r| result_word(r) == "error") {
+        if let tabula_validate::validate::Outcome::Error(e) = &r.outcome {
+            eprintln!("{}: {e}", r.target.id);
+        }
+    }
+
+    if !a.no_report {
+        let metadata = vec![
+            ("Version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
+            ("Date".to_string(), today()),
+            (
+                "Patients per arm".to_string(),
+                a.patients
+                    .map_or_else(|| "as in each trial file".to_string(), |n| n.to_string()),
+            ),
+            (
+                "Seed".to_string(),
+                a.seed
+                    .map_or_else(|| "as in each trial file".to_string(), |n| n.to_string()),
+            ),
+            ("Targets".to_string(), targets.len().to_string()),
+            ("Run time".to_string(), format!("{seconds:.1} s")),
+        ];
+        let title = "Tabula validation against published trials";
+        std::fs::create_dir_all(&a.out)
+            .map_err(|e| Failure::Run(anyhow::anyhow!("cannot create {}: {e}", a.out.display())))?;
+        let fig = figure(&results, "Observed vs simulated").map_err(failure)?;
+        tabula_output::write_atomic(
+            a.out.join("validation.md"),
+            markdown(&results, title, &metadata).as_bytes(),
+        )?;
+        table.write_as(
+            a.out.join("validation.csv"),
+            tabula_output::TableFormat::Csv,
+        )?;
+        if let Some(f) = &fig {
+            f.save(a.out.join("validation.svg"))?;
+        }
+        html(&results, title, &metadata, fig.as_ref())
+            .map_err(failure)?
+            .write(a.out.join("validation.html"))?;
+        if !a.quiet {
+            println!(
+                "\n{} targets in {seconds:.1} s; wrote {}/validation.{{md,html,csv,svg}}",
+                results.len(),
+                a.out.display()
+            );
+        }
+    }
+    println!("{}", tally_line(&tally));
+    if a.strict && tally.failed > 0 {
+        return Err(Failure::Run(anyhow::anyhow!(
+            "{} of {} usable targets failed (--strict)",
+            tally.failed,
+            tally.passed + tally.failed
+        )));
+    }
+    Ok(())
+}
