@@ -16,9 +16,12 @@
 //!    (threshold pivoting on the row-equilibrated matrix: the rows are equations in different
 //!    units, cells and pg/mL, so unscaled magnitudes say nothing). If a pivot fails, that
 //!    factorisation is redone densely with scaled partial pivoting, so accuracy never depends
-//!    on the ordering. `tau = 1e-3` guards against element growth while accepting the pivots
-//!    a Newton iteration needs (the Newton matrix is itself an approximation, reused across
-//!    steps).
+//!    on the ordering. `tau = 1e-6`: the factors only serve a simplified Newton iteration
+//!    whose matrix is itself an approximation reused across steps, so modest element growth
+//!    costs nothing measurable, while every dense fallback costs a dense factorisation and
+//!    dense solves until the next one. On the SLE CAR-T and teclistamab scenarios `1e-3`
+//!    sent 13-18% of factorisations (40-75% of solves) to the dense path; `1e-6` sends none
+//!    or nearly none, with the same steps and Newton iterations, and is 10-20% faster.
 //!
 //! Every pass runs over the non-zeros only: gathering the matrix, scaling, elimination and
 //! the triangular solves. Storage is dense (`n x n`, column-major) with sparse index lists
@@ -32,7 +35,7 @@ use diffsol_la::error::{LaError, LinearSolverError};
 use diffsol_la::{LinearOp, LinearSolver, Matrix, MatrixCommon, Vector};
 
 /// Pivot threshold relative to the largest scaled entry below the diagonal.
-const PIVOT_THRESHOLD: f64 = 1e-3;
+const PIVOT_THRESHOLD: f64 = 1e-6;
 
 /// A matrix size and its structural non-zeros (row, column).
 type Pattern = (usize, Vec<(usize, usize)>);
@@ -629,6 +632,14 @@ mod tests {
         let mut lu = SparseLu::default();
         check(2, &[0.0, 1.0, 1.0, 0.0], &mut lu);
         assert_eq!(lu.stats().dense_fallbacks, 1);
+        // [[1e-9, 1], [1, 1]]: the scaled pivot 1e-9 is below tau times the column's 1.
+        let mut lu = SparseLu::default();
+        check(2, &[1e-9, 1.0, 1.0, 1.0], &mut lu);
+        assert_eq!(lu.stats().dense_fallbacks, 1);
+        // [[1e-5, 1], [1, 1]]: 1e-5 passes; the solve is still accurate.
+        let mut lu = SparseLu::default();
+        check(2, &[1e-5, 1.0, 1.0, 1.0], &mut lu);
+        assert_eq!(lu.stats().dense_fallbacks, 0);
     }
 
     #[test]
