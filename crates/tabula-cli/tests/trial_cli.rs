@@ -1,30 +1,8 @@
 //! End-to-end `tabula trial`, `tabula trials` and `tabula trial-merge` in temporary directories.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-const MODEL: &str = r#"
-[model]
-name = "toy_pk"
-description = "One compartment"
-time_unit = "day"
-
-[parameters]
-k = { value = 0.2, unit = "1/day", description = "Elimination", status = "assumed", range = [0.01, 2] }
-V = { value = 10, unit = "L", description = "Volume", status = "assumed", range = [1, 100] }
-
-[states]
-A = { unit = "mg", initial = 0, description = "Drug" }
-
-[rates]
-A = "-k * A"
-
-[routes]
-iv = { state = "A", description = "IV bolus" }
-
-[outputs]
-conc = { expr = "A / V", unit = "mg/L", description = "Concentration" }
-"#;
+use common::{tabula, MODEL};
 
 const SCENARIO: &str = r#"
 [scenario]
@@ -76,14 +54,6 @@ output = "conc"
 above = 5
 time = 3
 "#;
-
-fn tabula(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tabula runs")
-}
 
 fn fixture(trial: &str) -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();

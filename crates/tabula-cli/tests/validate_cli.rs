@@ -1,31 +1,9 @@
 //! End-to-end `tabula validate`, `tabula calibrate` and `tabula sensitivity` in temporary
 //! directories.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-const MODEL: &str = r#"
-[model]
-name = "toy_pk"
-description = "One compartment"
-time_unit = "day"
-
-[parameters]
-k = { value = 0.2, unit = "1/day", description = "Elimination", status = "assumed", range = [0.01, 2] }
-V = { value = 10, unit = "L", description = "Volume", status = "assumed", range = [1, 100] }
-
-[states]
-A = { unit = "mg", initial = 0, description = "Drug" }
-
-[rates]
-A = "-k * A"
-
-[routes]
-iv = { state = "A", description = "IV bolus" }
-
-[outputs]
-conc = { expr = "A / V", unit = "mg/L", description = "Concentration" }
-"#;
+use common::{tabula, MODEL};
 
 const SCENARIO: &str = r#"
 [scenario]
@@ -102,14 +80,6 @@ quantity = "Not modelled"
 usable = false
 reason = "The toy model has no such output."
 "#;
-
-fn tabula(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tabula"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("tabula runs")
-}
 
 fn fixture() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
