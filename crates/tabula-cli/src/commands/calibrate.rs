@@ -14,7 +14,8 @@ use tabula_validate::report::{figure, result_word, tally_line};
 use tabula_validate::validate::{Settings, Tally};
 
 use crate::commands::catalog;
-use crate::commands::validate::{bar, check_patients, failure, load_targets, pool, today};
+use crate::commands::validate::{bar, check_patients, failure, load_targets};
+use crate::commands::{pool, today};
 use crate::exit::{input, CmdResult, Failure};
 
 /// Arguments of `tabula calibrate`.

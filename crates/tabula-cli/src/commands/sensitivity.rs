@@ -12,7 +12,8 @@ use tabula_validate::sensitivity::{
 };
 
 use crate::commands::resolve_scenario;
-use crate::commands::validate::{bar, failure, pool, today};
+use crate::commands::validate::{bar, failure};
+use crate::commands::{pool, today};
 use crate::exit::{input, CmdResult, Failure};
 
 /// Which analyses to run.

@@ -12,7 +12,7 @@ use tabula_validate::validate::{
 };
 use tabula_validate::ValidateError;
 
-use crate::commands::catalog;
+use crate::commands::{catalog, pool, today};
 use crate::exit::{input, CmdResult, Failure};
 
 /// Arguments of `tabula validate`.
@@ -70,37 +70,6 @@ pub fn failure(e: ValidateError) -> Failure {
     } else {
         Failure::Run(e.into())
     }
-}
-
-/// A rayon pool with `threads` workers (all cores by default).
-pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
-        if n == 0 {
-            return input("--threads must be at least 1");
-        }
-        b = b.num_threads(n);
-    }
-    b.build()
-        .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start worker threads: {e}")))
-}
-
-/// Today's date (UTC) as YYYY-MM-DD.
-pub fn today() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// A progress bar over patient simulations (hidden when `quiet`).
