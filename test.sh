@@ -5,6 +5,8 @@
 # target/ (target/python-venv, target/sbml-venv), which is git-ignored.
 set -euo pipefail
 cd "$(dirname "$0")"
+# A one-off build gains nothing from incremental caches, which are large.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
