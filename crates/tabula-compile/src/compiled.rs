@@ -30,6 +30,14 @@ pub enum SetupError {
         /// The value.
         value: f64,
     },
+    /// A derived quantity is negative although it may not be (see `Derived::allow_negative`).
+    #[error("derived quantity `{name}` is {value} < 0 for this parameter set (it must be >= 0 unless declared with allow_negative = true)")]
+    NegativeDerived {
+        /// Derived quantity name.
+        name: String,
+        /// The value.
+        value: f64,
+    },
     /// A bioavailability is negative.
     #[error("bioavailability of route `{name}` is {value} < 0 for this parameter set")]
     NegativeBioavailability {
@@ -511,6 +519,12 @@ impl CompiledModel {
             if !v.is_finite() {
                 return Err(SetupError::NonFinite {
                     what: "derived quantity",
+                    name: d.name.clone(),
+                    value: v,
+                });
+            }
+            if v < 0.0 && !d.allow_negative {
+                return Err(SetupError::NegativeDerived {
                     name: d.name.clone(),
                     value: v,
                 });

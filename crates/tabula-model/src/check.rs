@@ -755,6 +755,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
                     expr,
                     unit,
                     description: d.description.clone(),
+                    allow_negative: d.allow_negative,
                     origin: d.origin.loc(),
                 });
             }

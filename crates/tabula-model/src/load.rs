@@ -78,6 +78,7 @@ pub(crate) struct RawDerived {
     pub expr: RawExpr,
     pub unit: Option<SpannedStr>,
     pub description: String,
+    pub allow_negative: bool,
 }
 
 pub(crate) struct RawState {
@@ -197,7 +198,7 @@ const PARAM_KEYS: &[&str] = &[
     "note",
     "allow_negative",
 ];
-const DERIVED_KEYS: &[&str] = &["expr", "unit", "description", "note"];
+const DERIVED_KEYS: &[&str] = &["expr", "unit", "description", "note", "allow_negative"];
 const STATE_KEYS: &[&str] = &[
     "unit",
     "initial",
@@ -457,7 +458,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             if !mr.name(name, &kspan, &path) {
                 continue;
             }
-            let (expr, unit, description) = match v.get_ref() {
+            let (expr, unit, description, allow_negative) = match v.get_ref() {
                 DeValue::Table(_) => {
                     let Some(d) = mr.r.table(v, &path) else {
                         continue;
@@ -467,9 +468,10 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                         mr.expr_field(&d, "expr", true),
                         d.str(&mut mr.r, "unit", false),
                         mr.description(&d, false),
+                        d.bool(&mut mr.r, "allow_negative").unwrap_or(false),
                     )
                 }
-                _ => (mr.expr_value(v, &path), None, String::new()),
+                _ => (mr.expr_value(v, &path), None, String::new(), false),
             };
             if let Some(expr) = expr {
                 m.derived.push(RawDerived {
@@ -478,6 +480,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                     expr,
                     unit,
                     description,
+                    allow_negative,
                 });
             }
         }

@@ -198,6 +198,10 @@ pub struct Derived {
     pub unit: Unit,
     /// What it is.
     pub description: String,
+    /// Whether negative values are meaningful. Like a parameter, a derived quantity must be
+    /// >= 0 for a parameter set to be usable unless this is set (a rate constant computed from
+    /// a steady-state balance is negative when the balance cannot hold).
+    pub allow_negative: bool,
     /// Where it was declared.
     pub origin: Location,
 }

@@ -30,15 +30,31 @@ pub struct SolverStats {
     pub jacobian_evals: usize,
     /// Restarts after discontinuities (doses, infusion switches).
     pub restarts: usize,
+    /// Times a non-negative state fell below its tolerance floor and was projected back to
+    /// zero (the integrator then restarts from the projected state).
+    pub projections: usize,
+    /// Segments integrated again, stopping at every output time, because an interpolated
+    /// value failed the plausibility check of the dense output.
+    pub fallbacks: usize,
 }
 
-/// What the driver needs from an integrator: restart after a discontinuity, step with an exact
-/// stop time, interpolate inside the last step.
+/// What the driver needs from an integrator: restart after a discontinuity, take a free step,
+/// take a step that lands exactly on a stop time, interpolate inside the last step.
+///
+/// The driver takes free steps and interpolates back to breakpoints and output times. It does
+/// not ask the integrator to shorten a step to land on a breakpoint: a BDF integrator keeps its
+/// dense output as a difference table scaled to the *next* step size, and shortening that step
+/// by a large factor (to land on a breakpoint a hair away) rescales the table so that
+/// interpolating inside the step just taken loses every digit to cancellation (the
+/// teclistamab patient 141 defect: -53,310 B cells/uL between two values near 180).
 pub trait Stepper {
     /// Restarts at `(t, y)` with infusion rates `u` (one per state) after a discontinuity.
     fn restart(&mut self, t: f64, y: &[f64], u: &[f64]) -> Result<(), SolveError>;
-    /// Takes one internal step, never past `t_stop`; returns the time reached.
-    fn step(&mut self, t_stop: f64) -> Result<f64, SolveError>;
+    /// Takes one internal step of the size the error control chose; returns the time reached.
+    fn step(&mut self) -> Result<f64, SolveError>;
+    /// Takes one internal step, never past `t_stop` (landing on it exactly when the step would
+    /// pass it); returns the time reached. Interpolation inside such a step is not used.
+    fn step_to(&mut self, t_stop: f64) -> Result<f64, SolveError>;
     /// The state at `t`, inside the last step.
     fn interpolate(&mut self, t: f64, y: &mut [f64]) -> Result<(), SolveError>;
     /// The current state.
@@ -54,6 +70,8 @@ pub(crate) struct System<'m, 'w> {
     ws: RefCell<&'w mut Workspace>,
     inputs: RefCell<Vec<f64>>,
     jac: RefCell<Vec<f64>>,
+    /// Indices of the states that cannot be negative (not declared `allow_negative`).
+    nonneg: Vec<usize>,
     y0: Vec<f64>,
     rhs_evals: Cell<usize>,
     jac_evals: Cell<usize>,
@@ -64,16 +82,30 @@ impl<'m, 'w> System<'m, 'w> {
     pub(crate) fn new(model: &'m CompiledModel, ws: &'w mut Workspace, y0: Vec<f64>) -> Self {
         let n = model.n_states();
         let nnz = model.jacobian_pattern().0.len();
+        let nonneg = model
+            .model()
+            .states
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.allow_negative)
+            .map(|(i, _)| i)
+            .collect();
         System {
             model,
             ws: RefCell::new(ws),
             inputs: RefCell::new(vec![0.0; n]),
             jac: RefCell::new(vec![0.0; nnz]),
+            nonneg,
             y0,
             rhs_evals: Cell::new(0),
             jac_evals: Cell::new(0),
             ctx: NalgebraContext::default(),
         }
+    }
+
+    /// Indices of the states that cannot be negative.
+    pub(crate) fn nonnegative_states(&self) -> &[usize] {
+        &self.nonneg
     }
 
     /// f(t, y) + u.
@@ -262,7 +294,18 @@ where
         Ok(())
     }
 
-    fn step(&mut self, t_stop: f64) -> Result<f64, SolveError> {
+    fn step(&mut self) -> Result<f64, SolveError> {
+        self.solver
+            .step()
+            .map_err(|e| solver_error(self.solver.state().t, e))?;
+        self.steps += 1;
+        let st = self.solver.state();
+        self.y.copy_from_slice(slice(st.y));
+        self.natural_h = st.h;
+        Ok(st.t)
+    }
+
+    fn step_to(&mut self, t_stop: f64) -> Result<f64, SolveError> {
         let t_now = self.solver.state().t;
         if t_stop <= t_now {
             return Ok(t_now);
@@ -277,9 +320,6 @@ where
         self.steps += 1;
         let st = self.solver.state();
         self.y.copy_from_slice(slice(st.y));
-        if !matches!(reason, OdeSolverStopReason::TstopReached) {
-            self.natural_h = st.h;
-        }
         Ok(match reason {
             OdeSolverStopReason::TstopReached => t_stop,
             _ => st.t,
@@ -304,6 +344,7 @@ where
             rhs_evals: self.problem.eqn.rhs_evals.get(),
             jacobian_evals: self.problem.eqn.jac_evals.get(),
             restarts: self.restarts,
+            ..SolverStats::default()
         }
     }
 }

@@ -26,6 +26,8 @@ pub mod reference;
 
 pub use backend::{SolverStats, Stepper};
 pub use dosing::{Delivery, DoseRecord, Event, Regimen};
-pub use driver::{simulate, simulate_trajectory, state_scales, Simulation, Trajectory};
+pub use driver::{
+    simulate, simulate_trajectory, state_scales, tolerance_floor, Simulation, Trajectory,
+};
 pub use error::SolveError;
 pub use options::{Method, SolverOptions};

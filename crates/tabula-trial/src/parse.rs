@@ -518,7 +518,17 @@ pub(crate) fn load_trial_source(
     // Endpoint names become columns next to the population variables.
     for e in &endpoints {
         if population.variables.iter().any(|v| v.name == e.name)
-            || ["arm", "patient", "status", "reason", "screened"].contains(&e.name.as_str())
+            || [
+                "arm",
+                "patient",
+                "status",
+                "reason",
+                "screened",
+                "steps",
+                "projections",
+                "fallbacks",
+            ]
+            .contains(&e.name.as_str())
         {
             cx.err(
                 &root.span,

@@ -759,6 +759,8 @@ impl PreparedTrial {
             screened: draw.attempts,
             steps: 0,
             rhs: 0,
+            projections: 0,
+            fallbacks: 0,
             values: shown,
             levels: draw.levels.clone(),
             outcomes: Vec::new(),
@@ -839,6 +841,8 @@ impl PreparedTrial {
             Ok(stats) => {
                 p.steps = stats.steps as u64;
                 p.rhs = stats.rhs_evals as u64;
+                p.projections = stats.projections as u64;
+                p.fallbacks = stats.fallbacks as u64;
                 arm.endpoints.finish(states, base, &mut s.outcomes);
                 p.outcomes = s.outcomes.clone();
                 p.band_values = band_values;
@@ -887,6 +891,8 @@ struct PatientResult {
     screened: u32,
     steps: u64,
     rhs: u64,
+    projections: u64,
+    fallbacks: u64,
     values: Vec<f64>,
     levels: Vec<usize>,
     outcomes: Vec<Outcome>,
@@ -902,6 +908,8 @@ impl PatientResult {
             screened: 0,
             steps: 0,
             rhs: 0,
+            projections: 0,
+            fallbacks: 0,
             values: Vec::new(),
             levels: Vec::new(),
             outcomes: vec![missing(); n_end],
@@ -910,7 +918,8 @@ impl PatientResult {
     }
 }
 
-/// The per-patient table's columns: `arm, patient, status, reason, screened, steps`, one
+/// The per-patient table's columns: `arm, patient, status, reason, screened, steps,
+/// projections, fallbacks`, one
 /// column per population variable and categorical covariate, then one per endpoint (and
 /// `<name>_event` for time-to-event endpoints).
 pub fn patient_schema(trial: &Trial) -> TableSchema {
@@ -923,6 +932,12 @@ pub fn patient_schema(trial: &Trial) -> TableSchema {
         ColumnSpec::new("screened", ColumnType::U64)
             .with_description("Candidates drawn until one was accepted"),
         ColumnSpec::new("steps", ColumnType::U64).with_description("Solver steps"),
+        ColumnSpec::new("projections", ColumnType::U64).with_description(
+            "Times a non-negative state fell below its tolerance floor and was projected to zero",
+        ),
+        ColumnSpec::new("fallbacks", ColumnType::U64).with_description(
+            "Segments integrated again to every output time after an implausible dense output",
+        ),
     ];
     for v in &trial.population.variables {
         cols.push(ColumnSpec::new(&v.name, ColumnType::F64).with_unit(v.unit.clone()));
@@ -952,6 +967,8 @@ fn push_row(batch: &mut Table, trial: &Trial, arm: usize, p: &PatientResult) -> 
         Value::Str(&p.reason),
         Value::U64(u64::from(p.screened)),
         Value::U64(p.steps),
+        Value::U64(p.projections),
+        Value::U64(p.fallbacks),
     ];
     for j in 0..trial.population.variables.len() {
         row.push(Value::F64(p.values.get(j).copied().unwrap_or(f64::NAN)));
