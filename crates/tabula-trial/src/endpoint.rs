@@ -157,6 +157,8 @@ pub struct Outcome {
     pub value: f64,
     /// For time-to-event endpoints: whether the event was observed (false: censored).
     pub event: bool,
+    /// The level was below the endpoint's detection limit and is reported at the limit.
+    pub at_limit: bool,
 }
 
 /// The trial's endpoints resolved for one arm.
@@ -165,6 +167,8 @@ pub struct ArmEndpoints {
     items: Vec<Planned>,
     /// Per endpoint: the assessment interval (0: every grid point).
     every: Vec<f64>,
+    /// Per endpoint: the detection limit of a level endpoint.
+    limit: Vec<Option<f64>>,
     end: f64,
     origin: f64,
     tol: f64,
@@ -320,9 +324,15 @@ impl ArmEndpoints {
             .iter()
             .map(|e| e.every.unwrap_or(0.0))
             .collect();
+        let limit = trial
+            .endpoints
+            .iter()
+            .map(|e| e.lower_limit.as_ref().map(|l| l.value))
+            .collect();
         ArmEndpoints {
             items,
             every,
+            limit,
             end,
             origin,
             tol,
@@ -540,17 +550,28 @@ impl ArmEndpoints {
     pub fn finish(&self, states: &[State], base: &[f64], out: &mut Vec<Outcome>) {
         out.clear();
         let origin = self.origin;
-        for (p, s) in self.items.iter().zip(states) {
+        for ((p, s), &limit) in self.items.iter().zip(states).zip(&self.limit) {
+            // A level below the detection limit is reported at the limit.
+            let level = |change: Change, v: f64, b: f64| match limit {
+                Some(l) if v < l => Outcome {
+                    value: change.apply(l, b),
+                    event: false,
+                    at_limit: true,
+                },
+                _ => Outcome {
+                    value: change.apply(v, b),
+                    event: false,
+                    at_limit: false,
+                },
+            };
             let missing = Outcome {
                 value: f64::NAN,
                 event: false,
+                at_limit: false,
             };
             let o = match *p {
                 Planned::NotApplicable => missing,
-                Planned::Value { o, change, .. } => Outcome {
-                    value: change.apply(s.v, base[o]),
-                    event: false,
-                },
+                Planned::Value { o, change, .. } => level(change, s.v, base[o]),
                 Planned::Extreme {
                     o, time, change, ..
                 } => {
@@ -560,12 +581,10 @@ impl ArmEndpoints {
                         Outcome {
                             value: s.t - origin,
                             event: false,
+                            at_limit: false,
                         }
                     } else {
-                        Outcome {
-                            value: change.apply(s.v, base[o]),
-                            event: false,
-                        }
+                        level(change, s.v, base[o])
                     }
                 }
                 Planned::Auc { mean, .. } => {
@@ -576,11 +595,13 @@ impl ArmEndpoints {
                         Outcome {
                             value: if len > 0.0 { s.acc / len } else { s.last_y },
                             event: false,
+                            at_limit: false,
                         }
                     } else {
                         Outcome {
                             value: s.acc,
                             event: false,
+                            at_limit: false,
                         }
                     }
                 }
@@ -590,6 +611,7 @@ impl ArmEndpoints {
                         Outcome {
                             value: s.acc,
                             event: false,
+                            at_limit: false,
                         }
                     } else {
                         missing
@@ -607,6 +629,7 @@ impl ArmEndpoints {
                         Outcome {
                             value: s.v,
                             event: false,
+                            at_limit: false,
                         }
                     } else {
                         missing
@@ -621,10 +644,7 @@ impl ArmEndpoints {
                 }
                 Planned::AtEvent { o, change, .. } => {
                     if s.seen {
-                        Outcome {
-                            value: change.apply(s.v, base[o]),
-                            event: false,
-                        }
+                        level(change, s.v, base[o])
                     } else {
                         missing
                     }
@@ -640,16 +660,19 @@ fn tte(done: bool, t: f64, last: f64, from: f64) -> Outcome {
         Outcome {
             value: t - from,
             event: true,
+            at_limit: false,
         }
     } else if last.is_finite() {
         Outcome {
             value: last - from,
             event: false,
+            at_limit: false,
         }
     } else {
         Outcome {
             value: f64::NAN,
             event: false,
+            at_limit: false,
         }
     }
 }

@@ -194,7 +194,20 @@ fn accumulate(
         } else {
             None
         };
-        ecols.push((v, ev));
+        let lim = if e.lower_limit.is_some() {
+            match col(&format!("{}_below_lod", e.name)) {
+                Some(Column::Bool(b)) => Some(b),
+                _ => {
+                    return Err(TrialError::Merge(format!(
+                        "no column '{}_below_lod'",
+                        e.name
+                    )))
+                }
+            }
+        } else {
+            None
+        };
+        ecols.push((v, ev, lim));
     }
     let keep: Vec<usize> = (0..batch.len()).filter(|&r| arms[r] == arm).collect();
     if keep.is_empty() {
@@ -203,10 +216,11 @@ fn accumulate(
     let mut outcomes = Vec::with_capacity(ecols.len());
     for &r in &keep {
         outcomes.clear();
-        for (v, ev) in &ecols {
+        for (v, ev, lim) in &ecols {
             outcomes.push(Outcome {
                 value: v[r],
                 event: ev.is_some_and(|b| b[r]),
+                at_limit: lim.is_some_and(|b| b[r]),
             });
         }
         acc.add(pat[r], &status[r], &reason[r], scr[r], &outcomes);

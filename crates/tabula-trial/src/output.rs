@@ -327,6 +327,7 @@ fn stats_json(s: &Stats) -> Json {
         Stats::Continuous {
             n,
             missing,
+            at_limit,
             mean,
             sd,
             median,
@@ -338,7 +339,7 @@ fn stats_json(s: &Stats) -> Json {
             max,
             quantile_sample,
         } => json!({
-            "n": n, "missing": missing,
+            "n": n, "missing": missing, "at_detection_limit": at_limit,
             "mean": estimate_json(mean), "mean_interval": "Student t",
             "sd": sd,
             "median": estimate_json(median), "median_interval": "order statistics (binomial)",
@@ -498,13 +499,14 @@ pub fn estimate_text(st: &Stats) -> String {
 /// The readable summary: one line per endpoint and arm.
 pub fn summary_text(trial: &Trial, summaries: &[ArmSummary]) -> Result<String> {
     let mut c: [Vec<String>; 6] = Default::default();
-    let mut n = Vec::new();
+    let (mut n, mut missing) = (Vec::new(), Vec::new());
     for (k, e) in trial.endpoints.iter().enumerate() {
         for (ai, s) in summaries.iter().enumerate() {
             let st = &s.endpoints[k];
             c[0].push(e.name.clone());
             c[1].push(s.arm.clone());
             n.push(st.n());
+            missing.push(st.missing());
             c[2].push(
                 match st {
                     Stats::Binary { .. } => "proportion",
@@ -516,7 +518,14 @@ pub fn summary_text(trial: &Trial, summaries: &[ArmSummary]) -> Result<String> {
             c[3].push(estimate_text(st));
             c[4].push(match st {
                 Stats::Binary { successes, .. } => format!("{successes} responders"),
-                Stats::Continuous { mean, .. } => format!("mean {}", format_sig(mean.value, 4)),
+                Stats::Continuous { mean, at_limit, .. } => {
+                    let mut d = format!("mean {}", format_sig(mean.value, 4));
+                    if *at_limit > 0 {
+                        let lod = e.lower_limit.as_ref().map_or(f64::NAN, |l| l.value);
+                        d.push_str(&format!("; {at_limit} below LOD {}", format_sig(lod, 3)));
+                    }
+                    d
+                }
                 Stats::TimeToEvent { events, .. } => format!("{events} events"),
             });
             c[5].push(endpoint_unit(trial, ai, k));
@@ -527,6 +536,7 @@ pub fn summary_text(trial: &Trial, summaries: &[ArmSummary]) -> Result<String> {
         ("endpoint", Column::Str(endpoint)),
         ("arm", Column::Str(arm)),
         ("n", Column::U64(n)),
+        ("not evaluable", Column::U64(missing)),
         ("statistic", Column::Str(stat)),
         ("estimate (95% CI)", Column::Str(est)),
         ("details", Column::Str(extra)),

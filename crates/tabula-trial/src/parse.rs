@@ -90,6 +90,8 @@ const TARGET: &[&str] = &[
     "dist", "mean", "sd", "median", "omega", "min", "max", "edges", "weights",
 ];
 const ENDPOINT: &[&str] = &[
+    "lower_limit",
+    "lower_limit_source",
     "name",
     "kind",
     "description",
@@ -1800,6 +1802,51 @@ fn read_condition(
 
 const ALL_OPS: &[&str] = &["below", "above", "at_most", "at_least"];
 
+/// `lower_limit` (a number > 0 in the output's unit) with its required `lower_limit_source`,
+/// for the endpoint kinds that report a level.
+fn read_lower_limit(
+    cx: &mut Ctx<'_>,
+    t: &TableView<'_, '_>,
+    kind: &EndpointKind,
+) -> Option<DetectionLimit> {
+    let (value, span) = t.num(&mut cx.r, "lower_limit", false)?;
+    if !(value.is_finite() && value > 0.0) {
+        cx.err(
+            &span,
+            &t.child("lower_limit"),
+            format!("the detection limit must be a finite number > 0, found {value}"),
+        );
+        return None;
+    }
+    let levels = matches!(
+        kind,
+        EndpointKind::Value { .. }
+            | EndpointKind::Nadir { .. }
+            | EndpointKind::Peak { .. }
+            | EndpointKind::AtEvent { .. }
+    );
+    if !levels {
+        cx.err(
+            &span,
+            &t.child("lower_limit"),
+            "a detection limit applies to endpoints that report a level (value, nadir, peak, at_event)",
+        );
+        return None;
+    }
+    let Some(source) = t.str(&mut cx.r, "lower_limit_source", false) else {
+        cx.err(
+            &span,
+            &t.child("lower_limit_source"),
+            "a detection limit needs `lower_limit_source`: the assay or study it comes from",
+        );
+        return None;
+    };
+    Some(DetectionLimit {
+        value,
+        source: source.text,
+    })
+}
+
 fn read_endpoint(
     cx: &mut Ctx<'_>,
     t: &TableView<'_, '_>,
@@ -2047,12 +2094,14 @@ fn read_endpoint(
             }
         }
     };
+    let lower_limit = read_lower_limit(cx, t, &kind);
     let e = Endpoint {
         name: name.text,
         description,
         kind,
         key,
         every,
+        lower_limit,
     };
     for x in e.times() {
         if x < 0.0 {

@@ -861,6 +861,7 @@ fn missing() -> Outcome {
     Outcome {
         value: f64::NAN,
         event: false,
+        at_limit: false,
     }
 }
 
@@ -955,6 +956,15 @@ pub fn patient_schema(trial: &Trial) -> TableSchema {
                     .with_description("true: event observed; false: censored"),
             );
         }
+        if let Some(l) = &e.lower_limit {
+            cols.push(
+                ColumnSpec::new(format!("{}_below_lod", e.name), ColumnType::Bool)
+                    .with_description(format!(
+                    "true: the level was below the detection limit {} ({}) and is reported at it",
+                    l.value, l.source
+                )),
+            );
+        }
     }
     TableSchema::new(cols).expect("column names are checked when the trial is read")
 }
@@ -982,6 +992,9 @@ fn push_row(batch: &mut Table, trial: &Trial, arm: usize, p: &PatientResult) -> 
         row.push(Value::F64(o.value));
         if e.value_type() == EndpointType::TimeToEvent {
             row.push(Value::Bool(o.event && o.value.is_finite()));
+        }
+        if e.lower_limit.is_some() {
+            row.push(Value::Bool(o.at_limit));
         }
     }
     batch.push_row(&row)?;

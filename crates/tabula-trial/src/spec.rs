@@ -591,6 +591,20 @@ pub struct Endpoint {
     /// Assessment interval: only assessments at `k * every` from the origin count (clinic
     /// visits); `None` uses every point of the assessment grid.
     pub every: Option<f64>,
+    /// The assay's lower limit of detection, in the output's unit, for endpoints that report
+    /// a level (`value`, `nadir`, `peak`, `at_event`): a level below it is reported at the limit
+    /// (and counted as such), as a laboratory reports "< LOD", so that a depth below what any
+    /// assay can see neither enters the estimate as a number nor drops out of it.
+    pub lower_limit: Option<DetectionLimit>,
+}
+
+/// An assay's lower limit of detection with its source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectionLimit {
+    /// The limit, in the endpoint output's unit.
+    pub value: f64,
+    /// Where the limit comes from (assay, study).
+    pub source: String,
 }
 
 impl Endpoint {

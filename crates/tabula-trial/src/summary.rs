@@ -27,6 +27,7 @@ pub struct EndpointAccumulator {
     stride: u64,
     n: u64,
     missing: u64,
+    at_limit: u64,
     sum: ExactSum,
     sum_sq: ExactSum,
     min: f64,
@@ -45,6 +46,7 @@ impl EndpointAccumulator {
             stride: stride.max(1),
             n: 0,
             missing: 0,
+            at_limit: 0,
             sum: ExactSum::new(),
             sum_sq: ExactSum::new(),
             min: f64::INFINITY,
@@ -62,6 +64,9 @@ impl EndpointAccumulator {
             return;
         }
         self.n += 1;
+        if o.at_limit {
+            self.at_limit += 1;
+        }
         match self.kind {
             EndpointType::Binary => {
                 if o.value >= 0.5 {
@@ -86,6 +91,7 @@ impl EndpointAccumulator {
     pub fn merge(&mut self, other: &EndpointAccumulator) {
         self.n += other.n;
         self.missing += other.missing;
+        self.at_limit += other.at_limit;
         self.sum.merge(&other.sum);
         self.sum_sq.merge(&other.sum_sq);
         self.min = self.min.min(other.min);
@@ -121,6 +127,7 @@ impl EndpointAccumulator {
                 Stats::Continuous {
                     n: self.n,
                     missing: self.missing,
+                    at_limit: self.at_limit,
                     mean,
                     sd,
                     median: median_with_ci(&s),
@@ -157,6 +164,8 @@ pub enum Stats {
         n: u64,
         /// Patients without a value.
         missing: u64,
+        /// Patients whose level was below the detection limit (counted in `n` at the limit).
+        at_limit: u64,
         /// Mean with its t interval.
         mean: Estimate,
         /// Standard deviation.

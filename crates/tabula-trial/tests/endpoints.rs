@@ -75,6 +75,29 @@ kind = "nadir"
 output = "y"
 
 [[endpoint]]
+name = "nadir_lod"
+kind = "nadir"
+output = "y"
+lower_limit = 2
+lower_limit_source = "test assay"
+
+[[endpoint]]
+name = "depth_lod"
+kind = "nadir"
+output = "y"
+change = "log10_ratio"
+lower_limit = 1
+lower_limit_source = "test assay"
+
+[[endpoint]]
+name = "v5_lod"
+kind = "value"
+output = "y"
+time = 5
+lower_limit = 2
+lower_limit_source = "test assay"
+
+[[endpoint]]
 name = "t_nadir"
 kind = "time_to_nadir"
 output = "y"
@@ -214,6 +237,39 @@ fn run(origin: f64) -> tabula_trial::InMemoryResult {
         .unwrap()
         .run_in_memory(&RunOptions::default())
         .unwrap()
+}
+
+fn below_lod(r: &tabula_trial::InMemoryResult, name: &str) -> bool {
+    match r.patients.column(&format!("{name}_below_lod")) {
+        Some(Column::Bool(v)) => v[0],
+        _ => panic!("no detection-limit column for {name}"),
+    }
+}
+
+/// A level below the detection limit is reported at the limit and flagged, so a depth of
+/// depletion is neither an unmeasurable number nor missing (log10 of zero).
+#[test]
+fn levels_below_the_detection_limit_are_reported_at_it() {
+    let r = run(0.0);
+    assert_eq!(value(&r, "nadir_lod"), 2.0);
+    assert!(below_lod(&r, "nadir_lod"));
+    assert_eq!(value(&r, "depth_lod"), -2.0); // log10(1 / y(0) = 100)
+    assert!(below_lod(&r, "depth_lod"));
+    assert_eq!(value(&r, "v5_lod"), 25.0);
+    assert!(!below_lod(&r, "v5_lod"));
+    let s = &r.summaries[0];
+    // `depth_lod` is the fifth endpoint of the trial.
+    match &s.endpoints[4] {
+        tabula_trial::summary::Stats::Continuous {
+            n,
+            missing,
+            at_limit,
+            ..
+        } => {
+            assert_eq!((*n, *missing, *at_limit), (1, 0, 1));
+        }
+        other => panic!("not continuous: {other:?}"),
+    }
 }
 
 #[test]

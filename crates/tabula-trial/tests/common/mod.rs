@@ -23,7 +23,7 @@ p = { value = 2, unit = "1", description = "Knob for forced failures", status = 
 WT = { value = 70, unit = "kg", description = "Body weight", status = "assumed", range = [30, 150] }
 
 [derived]
-q = { expr = "ln(p - 0.5)", unit = "1", description = "Not finite when p < 0.5" }
+q = { expr = "ln(p - 0.5)", unit = "1", description = "Not finite when p < 0.5", allow_negative = true }
 
 [states]
 A = { unit = "mg", initial = 0, description = "Drug" }
