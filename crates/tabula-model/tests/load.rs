@@ -249,3 +249,31 @@ fn io_errors_name_the_file() {
     assert!(matches!(e, ModelError::Io { .. }));
     assert!(e.to_string().contains("no/such/file.toml"));
 }
+
+#[test]
+fn input_files_must_be_regular_utf8_text_of_bounded_size() {
+    use std::path::Path;
+    use tabula_model::{read_text_file, MAX_INPUT_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let msg = |p: &Path| read_text_file(p).unwrap_err().to_string();
+    // A directory and an endless device are refused without reading them.
+    assert!(msg(dir.path()).contains("it is a directory"));
+    #[cfg(unix)]
+    assert!(msg(Path::new("/dev/zero")).contains("not a regular file"));
+    // One byte over the limit.
+    let big = dir.path().join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(MAX_INPUT_BYTES + 1).unwrap();
+    assert!(msg(&big).contains("limited to 16 MiB"), "{}", msg(&big));
+    // Bytes that are not UTF-8, with the offset of the first bad one.
+    let bin = dir.path().join("bin.toml");
+    std::fs::write(&bin, b"abc\xff\xfe").unwrap();
+    assert!(
+        msg(&bin).contains("invalid byte at offset 3"),
+        "{}",
+        msg(&bin)
+    );
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "x = 1\n").unwrap();
+    assert_eq!(read_text_file(&good).unwrap(), "x = 1\n");
+}

@@ -140,8 +140,9 @@ pub fn load_scenario(
     match reference {
         ScenarioRef::File(p) => load_scenario_file(p, library),
         ScenarioRef::Builtin(name, text) => {
-            let mut src =
-                SourceFile::new(format!("<builtin>/scenarios/{name}.toml"), text.to_string());
+            let display =
+                tabula_model::library_source_name(library, &format!("scenarios/{name}.toml"));
+            let mut src = SourceFile::new(display, text.to_string());
             src.builtin = Some(name.to_string());
             load_scenario_source(src, library)
         }

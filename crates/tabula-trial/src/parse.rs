@@ -195,8 +195,9 @@ pub fn load_trial(
     match reference {
         TrialRef::File(p) => load_trial_source(SourceFile::read(p)?, library),
         TrialRef::Builtin(name, text) => {
-            let mut src =
-                SourceFile::new(format!("<builtin>/trials/{name}.toml"), text.to_string());
+            let display =
+                tabula_model::library_source_name(library, &format!("trials/{name}.toml"));
+            let mut src = SourceFile::new(display, text.to_string());
             src.builtin = Some(name.to_string());
             load_trial_source(src, library)
         }

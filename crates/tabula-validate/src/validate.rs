@@ -218,7 +218,10 @@ pub fn builtin_targets(catalog: &Catalog) -> Result<Vec<Target>> {
             );
             continue;
         };
-        match crate::target::load_target_str(&format!("<builtin>/{path}"), text) {
+        match crate::target::load_target_str(
+            &tabula_model::library_source_name(catalog, &path),
+            text,
+        ) {
             Ok(ts) => all.extend(ts),
             Err(e) => diags.extend_from(e),
         }
@@ -319,7 +322,11 @@ pub fn resolve_trial(design: &Design, catalog: &Catalog) -> std::result::Result<
     }
     let data = format!("validation/trials/{name}.toml");
     if let Some(text) = catalog.data_file(&data) {
-        return load_trial_str(&format!("<builtin>/{data}"), text, catalog);
+        return load_trial_str(
+            &tabula_model::library_source_name(catalog, &data),
+            text,
+            catalog,
+        );
     }
     if let Some(text) = catalog.get(Kind::Trial, name) {
         return load_trial(TrialRef::Builtin(name, text), catalog);

@@ -40,6 +40,7 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
         let name = name.trim_end_matches(".toml");
         return Ok(load_scenario(ScenarioRef::Builtin(name, text), catalog())?);
     }
+    refuse_non_file(path)?;
     let names: Vec<String> = catalog()
         .list(Kind::Scenario)
         .into_iter()
@@ -49,6 +50,15 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
     input(format!(
         "no scenario file or built-in scenario named \"{name}\"{hint}; run `tabula scenarios` for the list"
     ))
+}
+
+/// Refuses a path that exists but is not a regular file (a directory, a device such as
+/// `/dev/zero`) with the shared reader's message, rather than calling it an unknown name.
+pub fn refuse_non_file(path: &Path) -> Result<(), Failure> {
+    if path.exists() && !path.is_file() {
+        tabula_model::read_text_file(path)?;
+    }
+    Ok(())
 }
 
 /// A rayon pool with `threads` workers (all cores by default).

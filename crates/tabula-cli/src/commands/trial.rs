@@ -116,6 +116,7 @@ fn resolve(name: &str) -> Result<(Trial, Option<String>), Failure> {
         let name = name.trim_end_matches(".toml");
         return Ok((load_trial(TrialRef::Builtin(name, text), catalog())?, None));
     }
+    crate::commands::refuse_non_file(path)?;
     let names: Vec<String> = catalog()
         .list(Kind::Trial)
         .into_iter()
@@ -325,7 +326,7 @@ pub struct MergeArgs {
 /// `tabula trial-merge`.
 pub fn merge(a: MergeArgs) -> CmdResult {
     let manifest = a.shards[0].join("run.json");
-    let name = std::fs::read_to_string(&manifest)
+    let name = tabula_model::read_text_file(&manifest)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|m| m["trial"].as_str().map(str::to_string));
