@@ -52,6 +52,9 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
     ))
 }
 
+/// Most worker threads per available core: more only adds memory and switching.
+const THREADS_PER_CORE: usize = 4;
+
 /// Refuses a path that exists but is not a regular file (a directory, a device such as
 /// `/dev/zero`) with the shared reader's message, rather than calling it an unknown name.
 pub fn refuse_non_file(path: &Path) -> Result<(), Failure> {
@@ -61,12 +64,21 @@ pub fn refuse_non_file(path: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A rayon pool with `threads` workers (all cores by default).
+/// A rayon pool with `threads` workers (all cores by default), at most [`THREADS_PER_CORE`]
+/// per available core (a larger request is capped, with a warning).
 pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
     let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
+    if let Some(mut n) = threads {
         if n == 0 {
             return input("--threads must be at least 1");
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let cap = THREADS_PER_CORE * cores;
+        if n > cap {
+            eprintln!(
+                "warning: --threads {n} capped at {cap} ({THREADS_PER_CORE} per available core, {cores} cores)"
+            );
+            n = cap;
         }
         b = b.num_threads(n);
     }

@@ -128,8 +128,12 @@ fn resolve(name: &str) -> Result<(Trial, Option<String>), Failure> {
     ))
 }
 
+/// The command line, for provenance (arguments that are not UTF-8 are shown lossily).
 fn command_line() -> String {
-    std::env::args().collect::<Vec<_>>().join(" ")
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn plots(p: PlotArg) -> Option<ImageFormat> {
