@@ -194,6 +194,50 @@ impl Write for AtomicFile {
     }
 }
 
+/// Checks that `dir` can be an output directory before anything is computed: it and each of
+/// its existing ancestors must be a directory (or a link to one). An existing file, or a
+/// symbolic link whose target does not exist, is refused with a message saying which. A
+/// directory that does not exist yet is fine (writers create it).
+pub fn check_output_dir(dir: &Path) -> Result<()> {
+    let refuse = |path: &Path, reason: String| OutputError::NotADirectory {
+        path: path.to_path_buf(),
+        reason,
+    };
+    for p in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match fs::symlink_metadata(p) {
+            Err(_) => continue, // does not exist yet
+            Ok(link) => match fs::metadata(p) {
+                Ok(m) if m.is_dir() => return Ok(()),
+                Ok(_) => {
+                    let what = if p == dir {
+                        "it is an existing file".to_string()
+                    } else {
+                        format!("'{}' is an existing file, not a directory", p.display())
+                    };
+                    return Err(refuse(
+                        dir,
+                        format!("{what}; expected a directory (created if missing)"),
+                    ));
+                }
+                Err(_) if link.file_type().is_symlink() => {
+                    let target = fs::read_link(p)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Err(refuse(
+                        dir,
+                        format!(
+                            "'{}' is a symbolic link to '{target}', which does not exist; remove the link or create its target",
+                            p.display()
+                        ),
+                    ));
+                }
+                Err(e) => return Err(OutputError::io("inspect", p, e)),
+            },
+        }
+    }
+    Ok(())
+}
+
 /// Makes the rename durable on file systems that need the directory synced (best effort).
 fn sync_parent_dir(path: &Path) {
     #[cfg(unix)]

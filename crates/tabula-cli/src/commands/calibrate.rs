@@ -108,6 +108,7 @@ fn fmt(x: f64) -> String {
 
 /// `tabula calibrate`.
 pub fn run(a: Args) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     if a.list {
         for n in builtin_problems() {
             match resolve(&n) {

@@ -86,6 +86,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     let mut sc = resolve_scenario(&a.scenario)?;
     for p in &a.params {
         let Some((name, value)) = p.split_once('=') else {

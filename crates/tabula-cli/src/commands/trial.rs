@@ -153,6 +153,7 @@ fn format(f: TableFormatArg) -> Format {
 
 /// `tabula trial`.
 pub fn run(a: Args) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     let (mut trial, trial_path) = resolve(&a.trial)?;
     if let Some(n) = a.patients {
         if n == 0 || n > tabula_trial::rng::MAX_PATIENTS {
@@ -329,6 +330,7 @@ pub struct MergeArgs {
 
 /// `tabula trial-merge`.
 pub fn merge(a: MergeArgs) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     let manifest = a.shards[0].join("run.json");
     let name = tabula_model::read_text_file(&manifest)
         .ok()
