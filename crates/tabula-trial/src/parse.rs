@@ -117,6 +117,8 @@ const CONDITION: &[&str] = &[
     "output", "below", "above", "at_most", "at_least", "relative",
 ];
 const BANDS: &[&str] = &["outputs", "step", "max_patients"];
+/// The most memory the quantile bands of one arm may take (every kept value is held): 4 GiB.
+const BAND_MEMORY_LIMIT: f64 = (4u64 << 30) as f64;
 const TIMECOURSE: &[&str] = &["outputs", "step"];
 const KINDS: &[&str] = &[
     "value",
@@ -532,13 +534,38 @@ pub(crate) fn load_trial_source(
         }
     }
 
+    // The longest follow-up of any arm, for the sizes of the time grids below.
+    let follow_up = arms.iter().map(|a| a.end - a.origin).fold(0.0, f64::max);
     let bands = root.sub(&mut cx.r, "bands").and_then(|b| {
         b.check_keys(&mut cx.r, BANDS);
         let outs = output_list(&mut cx, &b, "outputs", &outputs)?;
-        let step = cx.time(&b, "step").map_or(7.0, |x| x.0);
         let max_patients = b
             .whole(&mut cx.r, "max_patients", 10.0, 1e7)
             .unwrap_or(2000);
+        let step = match cx.time(&b, "step") {
+            None => 7.0,
+            Some((x, span)) => {
+                // Every band time of every kept patient and output is held in memory.
+                let points = follow_up / x + 1.0;
+                let bytes = points * outs.len() as f64 * max_patients.min(patients) as f64 * 8.0;
+                if x > 0.0 && points <= 1e7 && bytes <= BAND_MEMORY_LIMIT {
+                    x
+                } else {
+                    cx.err(
+                        &span,
+                        "bands.step",
+                        format!(
+                            "a band step of {x} {time_unit} gives {points:.3e} band times per patient; with {} output(s) and {} patients the bands would need {bytes:.3e} bytes, more than the limit of {} GiB; expected a step of at least {:.3e} {time_unit} (or fewer max_patients)",
+                            outs.len(),
+                            max_patients.min(patients),
+                            BAND_MEMORY_LIMIT / f64::from(1u32 << 30),
+                            follow_up * outs.len() as f64 * max_patients.min(patients) as f64 * 8.0 / BAND_MEMORY_LIMIT
+                        ),
+                    );
+                    7.0
+                }
+            }
+        };
         Some(BandSpec {
             outputs: outs,
             step: if step > 0.0 { step } else { 7.0 },
@@ -548,7 +575,21 @@ pub(crate) fn load_trial_source(
     let timecourse = root.sub(&mut cx.r, "timecourse").and_then(|b| {
         b.check_keys(&mut cx.r, TIMECOURSE);
         let outs = output_list(&mut cx, &b, "outputs", &outputs)?;
-        let step = cx.time(&b, "step").map_or(step, |x| x.0);
+        let step = match cx.time(&b, "step") {
+            None => step,
+            Some((x, span)) => {
+                if x > 0.0 && follow_up / x <= 1e7 {
+                    x
+                } else {
+                    cx.err(
+                        &span,
+                        "timecourse.step",
+                        format!("a step of {x} {time_unit} gives more than 10^7 time-course rows per patient and output; expected a step of at least {:.3e} {time_unit}", follow_up / 1e7),
+                    );
+                    1.0
+                }
+            }
+        };
         Some(TimeCourseSpec {
             outputs: outs,
             step: if step > 0.0 { step } else { 1.0 },

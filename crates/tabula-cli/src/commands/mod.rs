@@ -86,6 +86,37 @@ pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
         .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start worker threads: {e}")))
 }
 
+/// Free bytes on the file system that holds `dir` (or its nearest existing ancestor); `None`
+/// where unknown.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let existing = dir
+            .ancestors()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .find(|p| p.is_dir())?;
+        let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized out-parameter.
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+            return None;
+        }
+        Some((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
+}
+
 /// Today's date (UTC) as YYYY-MM-DD.
 pub fn today() -> String {
     let secs = std::time::SystemTime::now()

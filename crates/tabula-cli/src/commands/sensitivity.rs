@@ -145,7 +145,9 @@ pub fn run(a: Args) -> CmdResult {
         }
     };
     let d = space.dim();
-    let n_base = a.samples.next_power_of_two();
+    let Some(n_base) = a.samples.checked_next_power_of_two() else {
+        return input(format!("--samples {} is too large", a.samples));
+    };
     let morris = matches!(a.method, Method::Morris | Method::Both).then(|| MorrisConfig {
         trajectories: a.trajectories,
         levels: a.levels,
@@ -159,12 +161,16 @@ pub fn run(a: Args) -> CmdResult {
         seed: a.seed,
         ..SobolConfig::default()
     });
-    let runs = morris.as_ref().map_or(0, |_| a.trajectories * (d + 1))
-        + sobol.as_ref().map_or(0, |_| n_base * (d + 2));
+    let settings = SensitivitySettings { morris, sobol };
+    settings.check_memory(d).map_err(failure)?;
+    let runs = settings
+        .morris
+        .as_ref()
+        .map_or(0, |_| a.trajectories * (d + 1))
+        + settings.sobol.as_ref().map_or(0, |_| n_base * (d + 2));
     let pool = pool(a.threads)?;
     let bar = bar(a.quiet, runs as u64, "simulations");
     let started = Instant::now();
-    let settings = SensitivitySettings { morris, sobol };
     let result = pool
         .install(|| analyse(&subject, &space, &settings, Some(&|| bar.inc(1))))
         .map_err(failure)?;

@@ -246,6 +246,17 @@ pub fn run(a: Args) -> CmdResult {
         progress: Some(&progress),
         ..RunOptions::default()
     };
+    let need = prepared.estimated_output_bytes(&options);
+    if let Some(free) = crate::commands::free_bytes(&dir) {
+        if need > free as f64 {
+            return input(format!(
+                "`patients` = {} per arm ({} arms) would write about {need:.2e} bytes of tables to {}, but only {free} bytes are free there; lower trial.patients (or --patients), or use --shard",
+                prepared.trial.patients,
+                prepared.trial.arms.len(),
+                dir.display()
+            ));
+        }
+    }
     let sim_started = Instant::now();
     let (run, paths) = pool
         .install(|| prepared.run_to_dir(&options, &out, &provenance))
