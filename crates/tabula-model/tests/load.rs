@@ -277,3 +277,54 @@ fn input_files_must_be_regular_utf8_text_of_bounded_size() {
     std::fs::write(&good, "x = 1\n").unwrap();
     assert_eq!(read_text_file(&good).unwrap(), "x = 1\n");
 }
+
+#[test]
+fn divisions_by_zero_and_non_finite_constants_are_refused() {
+    let e = errors(&good_with(
+        "\"-k10 * A1\"",
+        "\"-k10 * A1 * V1 / (V1 - V1)\"",
+    ));
+    assert!(
+        e.iter().any(
+            |m| m.contains("division by `V1 - V1`, which is always zero")
+                && m.starts_with("test.toml:24:")
+        ),
+        "{e:?}"
+    );
+    let e = errors(&good_with("\"-k10 * A1\"", "\"-k10 * A1 / (0 * V1)\""));
+    assert!(e.iter().any(|m| m.contains("always zero")), "{e:?}");
+    let e = errors(&good_with("\"-k10 * A1\"", "\"-k10 * A1 * 1e400\""));
+    assert!(
+        e.iter().any(|m| m.contains("`1e400` is too large")),
+        "{e:?}"
+    );
+    let e = errors(&good_with(
+        "\"-k10 * A1\"",
+        "\"-k10 * A1 * (1e200 * 1e200)\"",
+    ));
+    assert!(e.iter().any(|m| m.contains("evaluates to inf")), "{e:?}");
+    // Not zero for every value of its names: accepted.
+    load_model_str(
+        "test.toml",
+        &good_with("\"-k10 * A1\"", "\"-k10 * A1 * V1 / (V1 - V2)\""),
+        &EmptyLibrary,
+    )
+    .unwrap();
+}
+
+#[test]
+fn deep_or_long_expressions_give_short_located_messages() {
+    let deep = format!(
+        "\"-k10 * {}A1{}\"",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let e = errors(&good_with("\"-k10 * A1\"", &deep));
+    assert_eq!(e.len(), 1, "{}", e[0].len());
+    assert!(e[0].len() < 1000, "{} characters", e[0].len());
+    assert!(e[0].contains("characters in all)"), "{}", e[0]);
+    let nested = format!("\"-k10 * A1 * {}1{}\"", "exp(".repeat(300), ")".repeat(300));
+    let e = errors(&good_with("\"-k10 * A1\"", &nested));
+    assert!(e[0].contains("nested deeper than 200 levels"), "{}", e[0]);
+    assert!(e[0].starts_with("test.toml:24:"), "{}", e[0]);
+}
