@@ -328,3 +328,15 @@ fn deep_or_long_expressions_give_short_located_messages() {
     assert!(e[0].contains("nested deeper than 200 levels"), "{}", e[0]);
     assert!(e[0].starts_with("test.toml:24:"), "{}", e[0]);
 }
+
+#[test]
+fn a_parameter_value_is_checked_the_same_way_everywhere() {
+    let m = load_model_str("test.toml", GOOD, &EmptyLibrary).unwrap();
+    let cl = &m.parameters[0];
+    assert!(cl.check_value(0.3).is_ok());
+    assert!(cl.check_value(-5.0).unwrap_err().contains("-5 is negative"));
+    assert!(cl
+        .check_value(f64::NAN)
+        .unwrap_err()
+        .contains("not a finite number"));
+}

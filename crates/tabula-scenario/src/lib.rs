@@ -137,6 +137,9 @@ impl Scenario {
             .model
             .parameter_index(name)
             .ok_or_else(|| format!("unknown parameter `{name}`"))?;
+        self.model.parameters[i]
+            .check_value(value)
+            .map_err(|m| format!("`{name}` = {value}: {m}"))?;
         self.parameters[i] = value;
         Ok(())
     }

@@ -368,13 +368,8 @@ fn load_scenario_source(src: SourceFile, library: &dyn Library) -> Result<Scenar
             };
             match to_f64(v.get_ref()) {
                 Some(x) if x.is_finite() => {
-                    let param = &model.parameters[i];
-                    if x < 0.0 && !param.allow_negative {
-                        cx.r.error(
-                            &v.span(),
-                            &field,
-                            format!("{x} is negative; `{k}` must be >= 0"),
-                        );
+                    if let Err(m) = model.parameters[i].check_value(x) {
+                        cx.r.error(&v.span(), &field, m);
                     }
                     parameters[i] = x;
                     overrides.push(k.to_string());

@@ -101,6 +101,9 @@ pub fn run(a: Args) -> CmdResult {
             }
         };
         if let Err(e) = sc.set_parameter(name.trim(), value) {
+            if sc.model.parameter_index(name.trim()).is_some() {
+                return input(format!("--param: {e}"));
+            }
             let hint = tabula_model::error::did_you_mean(
                 name.trim(),
                 sc.model.parameters.iter().map(|p| p.name.as_str()),
