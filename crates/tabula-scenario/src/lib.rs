@@ -131,6 +131,27 @@ impl Scenario {
         }
     }
 
+    /// Problems that do not stop the run but probably are mistakes, one sentence each: a dose
+    /// record whose first dose comes after the end of the run (it has no effect).
+    pub fn warnings(&self) -> Vec<String> {
+        let unit = &self.model.time_unit_text;
+        self.doses
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.time > self.end)
+            .map(|(i, d)| {
+                format!(
+                    "scenario `{}`: dose {} (into `{}` at {} {unit}) comes after the end of the run ({} {unit}) and has no effect",
+                    self.name,
+                    i + 1,
+                    d.into,
+                    d.time,
+                    self.end
+                )
+            })
+            .collect()
+    }
+
     /// Sets a parameter by name.
     pub fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), String> {
         let i = self

@@ -20,6 +20,9 @@ pub fn run(a: Args) -> CmdResult {
     let is_scenario = text.lines().any(|l| l.trim() == "[scenario]");
     if is_scenario {
         let s = load_scenario_file(&a.file, crate::commands::catalog())?;
+        for w in s.warnings() {
+            eprintln!("warning: {w}");
+        }
         println!(
             "{}: scenario `{}` is valid: model `{}` ({} states, {} parameters), {} dose record(s), {} output times up to {} {}",
             a.file.display(),

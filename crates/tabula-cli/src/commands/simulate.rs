@@ -133,6 +133,9 @@ pub fn run(a: Args) -> CmdResult {
         sc.options.atol = x;
     }
     sc.options.validate().map_err(Failure::Input)?;
+    for w in sc.warnings() {
+        eprintln!("warning: {w}");
+    }
 
     let started = Instant::now();
     let compiled = sc.compile();
