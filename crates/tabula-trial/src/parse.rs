@@ -223,6 +223,8 @@ pub fn load_trial_str(
 struct Ctx<'s> {
     r: Reader<'s>,
     unit: Option<Unit>,
+    /// The shortest follow-up of any arm (from its origin), once the arms are read.
+    follow_up: f64,
 }
 
 impl Ctx<'_> {
@@ -302,6 +304,7 @@ pub(crate) fn load_trial_source(
     let mut cx = Ctx {
         r: Reader::new(&src),
         unit: None,
+        follow_up: f64::INFINITY,
     };
     root.check_keys(&mut cx.r, ROOT);
 
@@ -322,7 +325,11 @@ pub(crate) fn load_trial_source(
         .map(|s| s.text)
         .unwrap_or_default();
     if let Err(m) = tabula_model::check_identifier(&name) {
-        if !name.is_empty() {
+        // A missing name is reported by `str`; an empty one here.
+        if tr
+            .get("name")
+            .is_some_and(|v| matches!(v.get_ref(), DeValue::String(_)))
+        {
             let span = tr.get("name").map_or(tr.span.clone(), |v| v.span());
             cx.err(&span, "trial.name", m);
         }
@@ -490,6 +497,11 @@ pub(crate) fn load_trial_source(
             );
         }
     }
+
+    cx.follow_up = arms
+        .iter()
+        .map(|a| a.end - a.origin)
+        .fold(f64::INFINITY, f64::min);
 
     // Names every arm knows: outputs and aliases.
     let outputs = known_outputs(&arms);
@@ -1876,6 +1888,18 @@ fn read_endpoint(
     };
     let time = |cx: &mut Ctx<'_>| -> Option<f64> {
         match cx.time(t, "time") {
+            Some((x, span)) if x > cx.follow_up * (1.0 + 1e-9) => {
+                let unit = cx.unit.as_ref().map(|u| u.to_string()).unwrap_or_default();
+                cx.err(
+                    &span,
+                    &t.child("time"),
+                    format!(
+                        "the assessment time {x} {unit} is after the end of follow-up ({} {unit} from the arm's origin); no patient could be assessed. Expected a time <= {}, or a longer trial.duration",
+                        cx.follow_up, cx.follow_up
+                    ),
+                );
+                None
+            }
             Some((x, _)) => Some(x),
             None => {
                 if t.get("time").is_none() {

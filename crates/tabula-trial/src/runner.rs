@@ -349,6 +349,7 @@ impl PreparedTrial {
         }
         let screening = compiled[trial.population.screening_arm].clone();
         let plan = PopulationPlan::new(&trial, &screening);
+        plan.check_enrolment().map_err(TrialError::Input)?;
         let screen_names: Vec<&str> = screening
             .model()
             .outputs
