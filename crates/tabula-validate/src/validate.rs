@@ -23,7 +23,7 @@ use tabula_trial::{load_trial, load_trial_str, PreparedTrial, RunOptions, Trial,
 use crate::error::{Result, ValidateError};
 use crate::rules::{judge, Verdict};
 use crate::stats::Summary;
-use crate::target::{Design, Rule, Statistic, Target};
+use crate::target::{Design, Observed, Rule, Statistic, Target};
 
 /// Overrides applied to every trial a run uses.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -348,6 +348,46 @@ fn located(diags: &mut Diagnostics, loc: &Location, field: &str, msg: String) {
     diags.push(Some(loc.clone()), field, msg);
 }
 
+/// Checks the unit of a target's observed values against its endpoint and converts times to
+/// the trial's time unit (a median of 6 weeks compared with an endpoint in days becomes 42).
+/// Units of time are the only ones converted: other units are descriptive text.
+fn observed_in_trial_unit(
+    obs: &mut Observed,
+    endpoint: &tabula_trial::spec::Endpoint,
+    time_unit: &str,
+) -> std::result::Result<(), String> {
+    if obs.unit.trim().is_empty() || obs.events.is_some() {
+        return Ok(());
+    }
+    let factor = match (
+        tabula_model::Unit::parse(obs.unit.trim()),
+        tabula_model::Unit::parse(time_unit),
+    ) {
+        (Ok(u), Ok(t)) => u.factor_to(&t),
+        _ => None,
+    };
+    match (endpoint.measures_time(), factor) {
+        (true, Some(f)) => {
+            if f != 1.0 {
+                obs.scale(f);
+                obs.unit = time_unit.to_string();
+            }
+            Ok(())
+        }
+        (true, None) => Err(format!(
+            "\"{}\" is not a unit of time, but endpoint `{}` is a time (in {time_unit}); expected day, week, month or year",
+            obs.unit, endpoint.name
+        )),
+        (false, Some(_)) => Err(format!(
+            "\"{}\" is a unit of time, but endpoint `{}` is not a time (it is {}); expected the unit of its values",
+            obs.unit,
+            endpoint.name,
+            endpoint.value_type().name()
+        )),
+        (false, None) => Ok(()),
+    }
+}
+
 /// The coverage of the simulated interval a rule reports.
 fn level_of(rule: Option<&Rule>) -> f64 {
     match rule {
@@ -461,7 +501,18 @@ impl Harness {
                     );
                 }
             }
-            kept.push(t.clone());
+            let mut t = t.clone();
+            if let Some(e) = trial.endpoints.iter().find(|e| e.name == d.endpoint) {
+                if let Err(msg) = observed_in_trial_unit(&mut t.observed, e, &trial.time_unit) {
+                    let loc = t
+                        .observed
+                        .unit_location
+                        .clone()
+                        .unwrap_or(t.location.clone());
+                    located(&mut diags, &loc, "observed.unit", msg);
+                }
+            }
+            kept.push(t);
             slot_of.push(slot);
         }
         diags.finish(())?;
