@@ -993,11 +993,14 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             origin: s.origin.loc(),
         });
     }
+    // States with a [rates] entry, even one that failed to check (reported already).
+    let mut written = vec![false; states_out.len()];
     for r in &rates {
         let field = format!("rates.{}", r.state.name);
         let Some(si) = state_of(&mut cx, &r.state, &field) else {
             continue;
         };
+        written[si] = true;
         if states_out[si].rate.is_some() {
             cx.err(r.state.origin.loc(), &field, format!("state `{}` has two [rates] entries; combine them, or use [fluxes] to add terms from another module", r.state.name));
             continue;
@@ -1015,7 +1018,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
         let has_flux = fluxes_out
             .iter()
             .any(|f| f.from == Some(i) || f.to == Some(i));
-        if s.rate.is_none() && !has_flux && cx.state_units[i].is_some() {
+        if s.rate.is_none() && !written[i] && !has_flux && cx.state_units[i].is_some() {
             let loc = states[i].origin.loc();
             cx.err(loc, &format!("states.{}", s.name), "state has no rate and no flux; add a [rates] entry (write \"0\" for a constant state) or a flux");
         }
