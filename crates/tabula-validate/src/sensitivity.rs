@@ -277,6 +277,14 @@ impl Subject {
                 scenario.model_ref, endpoint.output
             )));
         }
+        if let Reduce::At(t) = &endpoint.reduce {
+            if !(0.0..=scenario.end).contains(t) {
+                return Err(ValidateError::Input(format!(
+                    "endpoint `{}@{t}`: the time is outside the simulated interval [0, {}] {} of scenario `{}`",
+                    endpoint.output, scenario.end, model.time_unit_text, scenario.name
+                )));
+            }
+        }
         let compiled = Arc::new(scenario.compile());
         Ok(Subject::Scenario {
             scenario: Box::new(scenario),
