@@ -348,6 +348,15 @@ fn located(diags: &mut Diagnostics, loc: &Location, field: &str, msg: String) {
     diags.push(Some(loc.clone()), field, msg);
 }
 
+/// Memory available to a new allocation, from `/proc/meminfo` (`MemAvailable`); `None` where
+/// the system does not say.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
 /// Checks the unit of a target's observed values against its endpoint and converts times to
 /// the trial's time unit (a median of 6 weeks compared with an endpoint in days becomes 42).
 /// Units of time are the only ones converted: other units are descriptive text.
@@ -516,11 +525,54 @@ impl Harness {
             slot_of.push(slot);
         }
         diags.finish(())?;
-        Ok(Harness {
+        let harness = Harness {
             targets: kept,
             slot_of,
             slots,
-        })
+        };
+        harness.check_memory()?;
+        Ok(harness)
+    }
+
+    /// An estimate of the memory the per-patient tables of one evaluation take (the trials
+    /// run at the same time and keep every row in memory): 8 bytes per cell.
+    pub fn estimated_bytes(&self) -> f64 {
+        self.slots
+            .iter()
+            .map(|s| {
+                let t = &s.trial;
+                let columns = 2 * t.endpoints.len() + t.population.variables.len() + 6;
+                t.patients as f64 * t.arms.len() as f64 * columns as f64 * 8.0
+            })
+            .sum()
+    }
+
+    /// Refuses an evaluation whose per-patient tables cannot fit in the memory available
+    /// (where the operating system reports it), naming the population sizes to lower.
+    fn check_memory(&self) -> Result<()> {
+        let need = self.estimated_bytes();
+        let Some(free) = available_memory() else {
+            return Ok(());
+        };
+        if need <= free as f64 {
+            return Ok(());
+        }
+        let sizes: Vec<String> = self
+            .slots
+            .iter()
+            .map(|s| {
+                format!(
+                    "`{}`: {} patients x {} arms",
+                    s.label,
+                    s.trial.patients,
+                    s.trial.arms.len()
+                )
+            })
+            .collect();
+        Err(ValidateError::Input(format!(
+            "the per-patient tables of the trials ({}) would need about {need:.2e} bytes of memory, more than the {free} bytes available; lower --patients",
+            sizes.join(", ")
+        )))
     }
 
     /// The usable targets this harness evaluates.
