@@ -97,7 +97,9 @@ pub struct Args {
 
 /// `tabula sensitivity`.
 pub fn run(a: Args) -> CmdResult {
-    crate::exit::check_out_dir(&a.out)?;
+    if !a.no_report {
+        crate::exit::check_out_dir(&a.out)?;
+    }
     if a.samples == 0 || a.trajectories < 2 || a.bootstrap == 0 {
         return input("--samples and --bootstrap must be at least 1, --trajectories at least 2");
     }
