@@ -801,6 +801,21 @@ fn read_arm(
                 ),
             },
         }
+        if let Some(d) = scenario
+            .regimen
+            .doses
+            .iter()
+            .find(|d| !d.amount.is_finite())
+        {
+            cx.err(
+                &v.span(),
+                &field,
+                format!(
+                    "the factor makes a dose into `{}` infinite; expected a factor that keeps every amount finite",
+                    model.states[d.state].name
+                ),
+            );
+        }
     }
     let unit = model.time_unit.clone();
     for dt in cx.r.table_array(t, "dose") {
