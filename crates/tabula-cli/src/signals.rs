@@ -7,6 +7,8 @@
 //!   files of outputs still being written ([`tabula_output::remove_temporaries`]) and exits
 //!   with status 130 (128 + SIGINT), leaving no hidden `.NAME.*.tmp` files behind.
 
+#![cfg_attr(not(unix), allow(dead_code, unused_imports))]
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
