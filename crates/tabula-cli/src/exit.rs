@@ -27,8 +27,16 @@ impl From<anyhow::Error> for Failure {
 
 impl From<tabula_output::OutputError> for Failure {
     fn from(e: tabula_output::OutputError) -> Self {
-        Failure::Run(e.into())
+        match e {
+            tabula_output::OutputError::NotADirectory { .. } => Failure::Input(e.to_string()),
+            _ => Failure::Run(e.into()),
+        }
     }
+}
+
+/// Refuses an `--out` path that cannot be a directory (an existing file, a dangling link).
+pub fn check_out_dir(dir: &std::path::Path) -> Result<(), Failure> {
+    tabula_output::check_output_dir(dir).map_err(|e| Failure::Input(format!("--out: {e}")))
 }
 
 /// Result of a command.

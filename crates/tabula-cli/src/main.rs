@@ -6,6 +6,7 @@
 
 mod commands;
 mod exit;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -77,6 +78,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    signals::install();
     let cli = Cli::parse();
     if let Some(dir) = &cli.library {
         match tabula_library::Catalog::with_overlay(dir) {

@@ -249,3 +249,28 @@ fn a_library_overlay_takes_precedence_over_builtins() {
         &csv[..80]
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let d = tempfile::tempdir().unwrap();
+    // `tabula model ... | head -0`: the reader is gone before the first write.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args(["model", "sle/cd19_car_t"])
+        .current_dir(d.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        o.status.success() || o.status.signal() == Some(13),
+        "ended by SIGPIPE or successfully, not {:?}: {err}",
+        o.status
+    );
+}

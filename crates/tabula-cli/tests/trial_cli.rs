@@ -186,3 +186,67 @@ fn built_in_trials_are_listed() {
         "{s}"
     );
 }
+
+/// Hidden `.NAME.*.tmp` files below `dir`.
+fn temporaries(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "tmp") {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_trial_removes_the_temporary_files_and_exits_130() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let d = fixture(TRIAL);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tabula"))
+        .args([
+            "trial",
+            "trial.toml",
+            "--patients",
+            "10000000",
+            "--endpoints-only",
+            "--quiet",
+            "--threads",
+            "1",
+        ])
+        .current_dir(d.path())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the per-patient table is being written.
+    let started = Instant::now();
+    while temporaries(d.path()).is_empty() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the trial ended before it was interrupted"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "no temporary file appeared"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(temporaries(d.path()), Vec::<std::path::PathBuf>::new());
+}

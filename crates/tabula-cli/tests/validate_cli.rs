@@ -365,3 +365,26 @@ fn calibrate_lists_the_builtin_problems() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("did you mean `crs_thresholds`"));
 }
+
+#[test]
+fn a_target_in_weeks_is_compared_in_the_trial_time_unit() {
+    let d = fixture();
+    // ln(10) / k = 11.5 days = 1.64 weeks: in the simulated interval once converted, far below
+    // it if 1.64 were read as days.
+    let weeks = TARGETS.replace(
+        "observed = { median = 30, unit = \"day\" }",
+        "observed = { median = 1.64, unit = \"week\" }",
+    );
+    std::fs::write(d.path().join("weeks.toml"), weeks).unwrap();
+    let o = tabula(
+        d.path(),
+        &["validate", "--targets", "weeks.toml", "-q", "--no-report"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().last(), Some("2 passed, 0 failed"), "{out}");
+    assert!(
+        out.contains("11.48 (median) day"),
+        "observed shown in days: {out}"
+    );
+}

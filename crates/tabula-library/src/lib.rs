@@ -16,7 +16,7 @@ mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
 }
 
-use tabula_model::Library;
+use tabula_model::{Library, ModelError};
 
 /// The kind of a built-in file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,7 +91,8 @@ impl Library for Builtin {
 /// without rebuilding (`tabula --library ./library ...`).
 #[derive(Clone, Debug, Default)]
 pub struct Catalog {
-    overlay: std::collections::BTreeMap<String, String>,
+    /// Overlay files by path relative to the directory: (path on disk, text).
+    overlay: std::collections::BTreeMap<String, (std::path::PathBuf, String)>,
 }
 
 impl Catalog {
@@ -101,14 +102,21 @@ impl Catalog {
     }
 
     /// The built-in files with the `.toml` (and `.csv`) files under `dir` laid over them.
-    pub fn with_overlay(dir: &std::path::Path) -> std::io::Result<Catalog> {
+    /// Each file is read with [`tabula_model::read_text_file`] (regular UTF-8 files of at most
+    /// 16 MiB); messages about a file name its path under `dir`.
+    pub fn with_overlay(dir: &std::path::Path) -> Result<Catalog, ModelError> {
+        type Files = std::collections::BTreeMap<String, (std::path::PathBuf, String)>;
         fn walk(
             dir: &std::path::Path,
             root: &std::path::Path,
-            out: &mut std::collections::BTreeMap<String, String>,
-        ) -> std::io::Result<()> {
-            for entry in std::fs::read_dir(dir)? {
-                let path = entry?.path();
+            out: &mut Files,
+        ) -> Result<(), ModelError> {
+            let io = |source| ModelError::Io {
+                path: dir.display().to_string(),
+                source,
+            };
+            for entry in std::fs::read_dir(dir).map_err(io)? {
+                let path = entry.map_err(io)?.path();
                 if path.is_dir() {
                     walk(&path, root, out)?;
                 } else if path.extension().is_some_and(|e| e == "toml" || e == "csv") {
@@ -117,7 +125,8 @@ impl Catalog {
                         .unwrap_or(&path)
                         .to_string_lossy()
                         .replace('\\', "/");
-                    out.insert(rel, std::fs::read_to_string(&path)?);
+                    let text = tabula_model::read_text_file(&path)?;
+                    out.insert(rel, (path, text));
                 }
             }
             Ok(())
@@ -138,7 +147,7 @@ impl Catalog {
                 .strip_prefix(kind.dir())
                 .and_then(|r| r.strip_suffix(".toml"))
             {
-                all.insert(name.to_string(), text.as_str());
+                all.insert(name.to_string(), text.1.as_str());
             }
         }
         all.into_iter().collect()
@@ -150,7 +159,7 @@ impl Catalog {
         let key = format!("{}{name}.toml", kind.dir());
         self.overlay
             .get(&key)
-            .map(String::as_str)
+            .map(|(_, text)| text.as_str())
             .or_else(|| get(kind, name))
     }
 
@@ -158,7 +167,7 @@ impl Catalog {
     pub fn data_file(&self, path: &str) -> Option<&str> {
         self.overlay
             .get(path)
-            .map(String::as_str)
+            .map(|(_, text)| text.as_str())
             .or_else(|| data_file(path))
     }
 }
@@ -170,6 +179,10 @@ impl Library for Catalog {
 
     fn model_names(&self) -> Vec<String> {
         self.list(Kind::Model).into_iter().map(|(n, _)| n).collect()
+    }
+
+    fn overlay_path(&self, path: &str) -> Option<String> {
+        self.overlay.get(path).map(|(p, _)| p.display().to_string())
     }
 }
 

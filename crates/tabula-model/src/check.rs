@@ -172,6 +172,32 @@ impl Ctx<'_> {
                     ));
                     return None;
                 }
+                if *op == BinOp::Div && always_zero(y) {
+                    self.err(
+                        here(&y.span),
+                        field,
+                        format!(
+                            "division by `{}`, which is always zero; expected a divisor that can be non-zero",
+                            e.snippet(&y.span)
+                        ),
+                    );
+                    return None;
+                }
+                if let (Some(vx), Some(vy), Some(v)) =
+                    (const_value(x), const_value(y), const_value(a))
+                {
+                    if vx.is_finite() && vy.is_finite() && !v.is_finite() {
+                        self.err(
+                            here(&a.span),
+                            field,
+                            format!(
+                                "the constant `{}` evaluates to {v}; expected a finite number",
+                                e.snippet(&a.span)
+                            ),
+                        );
+                        return None;
+                    }
+                }
                 let l = self.node(x, e, scope, field);
                 let r = self.node(y, e, scope, field);
                 let ((lx, lu), (rx, ru)) = (l?, r?);
@@ -448,6 +474,37 @@ impl Ctx<'_> {
                 None
             }
         }
+    }
+}
+
+/// Whether an expression is zero whatever the values of its names: a constant that folds to
+/// zero, `x - x`, a product with such a factor, `-z` or `z / y` with `z` always zero.
+fn always_zero(a: &Ast) -> bool {
+    if let Some(v) = const_value(a) {
+        return v == 0.0;
+    }
+    match &a.kind {
+        AstKind::Neg(x) => always_zero(x),
+        AstKind::Binary(BinOp::Sub, x, y) => same_expression(x, y),
+        AstKind::Binary(BinOp::Mul, x, y) => always_zero(x) || always_zero(y),
+        AstKind::Binary(BinOp::Div, x, _) => always_zero(x),
+        _ => false,
+    }
+}
+
+/// Whether two expressions are written the same (ignoring spacing and parentheses).
+fn same_expression(a: &Ast, b: &Ast) -> bool {
+    match (&a.kind, &b.kind) {
+        (AstKind::Num(x), AstKind::Num(y)) => x == y,
+        (AstKind::Name(x), AstKind::Name(y)) => x == y,
+        (AstKind::Neg(x), AstKind::Neg(y)) => same_expression(x, y),
+        (AstKind::Binary(o1, x1, y1), AstKind::Binary(o2, x2, y2)) => {
+            o1 == o2 && same_expression(x1, x2) && same_expression(y1, y2)
+        }
+        (AstKind::Call(f, xs), AstKind::Call(g, ys)) => {
+            f == g && xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| same_expression(x, y))
+        }
+        _ => false,
     }
 }
 
@@ -937,11 +994,14 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             origin: s.origin.loc(),
         });
     }
+    // States with a [rates] entry, even one that failed to check (reported already).
+    let mut written = vec![false; states_out.len()];
     for r in &rates {
         let field = format!("rates.{}", r.state.name);
         let Some(si) = state_of(&mut cx, &r.state, &field) else {
             continue;
         };
+        written[si] = true;
         if states_out[si].rate.is_some() {
             cx.err(r.state.origin.loc(), &field, format!("state `{}` has two [rates] entries; combine them, or use [fluxes] to add terms from another module", r.state.name));
             continue;
@@ -959,7 +1019,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
         let has_flux = fluxes_out
             .iter()
             .any(|f| f.from == Some(i) || f.to == Some(i));
-        if s.rate.is_none() && !has_flux && cx.state_units[i].is_some() {
+        if s.rate.is_none() && !written[i] && !has_flux && cx.state_units[i].is_some() {
             let loc = states[i].origin.loc();
             cx.err(loc, &format!("states.{}", s.name), "state has no rate and no flux; add a [rates] entry (write \"0\" for a constant state) or a flux");
         }

@@ -19,6 +19,7 @@ pub fn parse_document(src: &SourceFile) -> Result<Spanned<DeTable<'_>>, ModelErr
     DeTable::parse(&src.text).map_err(|e| {
         let location = e.span().map(|s| src.location(s.start));
         let msg = e.message().trim().to_string();
+        let msg = crate::error::excerpt(&msg, 4 * crate::error::MAX_ECHO_CHARS);
         ModelError::single(location, "", format!("not valid TOML: {msg}"))
     })
 }

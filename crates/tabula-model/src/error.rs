@@ -36,10 +36,12 @@ impl fmt::Display for Diagnostic {
         if let Some(loc) = &self.location {
             write!(f, "{loc}: ")?;
         }
+        // Fields and messages may quote the input: keep them short whatever the input.
+        let message = excerpt(&self.message, 10 * MAX_ECHO_CHARS);
         if self.field.is_empty() {
-            write!(f, "{}", self.message)
+            write!(f, "{message}")
         } else {
-            write!(f, "`{}`: {}", self.field, self.message)
+            write!(f, "`{}`: {message}", excerpt(&self.field, MAX_ECHO_CHARS))
         }
     }
 }
@@ -146,6 +148,22 @@ impl Diagnostics {
                 self.push(None, "", format!("cannot read {path}: {source}"))
             }
         }
+    }
+}
+
+/// The most characters of a user's input echoed in a message.
+pub const MAX_ECHO_CHARS: usize = 200;
+
+/// `text` cut to its first `max` characters, with ` … (N characters in all)` when cut, so
+/// a message quoting hostile input stays short.
+pub fn excerpt(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_string(),
+        Some((end, _)) => format!(
+            "{}… ({} characters in all)",
+            &text[..end],
+            text.chars().count()
+        ),
     }
 }
 

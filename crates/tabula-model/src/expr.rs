@@ -167,6 +167,14 @@ fn lex(text: &str) -> Result<Vec<(Tok, Range<usize>)>, ExprError> {
                 message: format!("malformed number `{s}`"),
                 span: start..i,
             })?;
+            if !v.is_finite() {
+                return Err(ExprError {
+                    message: format!(
+                        "the number `{s}` is too large (the largest is about 1.8e308)"
+                    ),
+                    span: start..i,
+                });
+            }
             out.push((Tok::Num(v), start..i));
             continue;
         }

@@ -56,7 +56,9 @@ pub use expr::BinOp;
 pub use model::{
     Derived, ErrorModel, Expr, Flux, Func, Model, Output, ParamStatus, Parameter, Route, State, Sym,
 };
-pub use source::{EmptyLibrary, Library, SourceFile};
+pub use source::{
+    library_source_name, read_text_file, EmptyLibrary, Library, SourceFile, MAX_INPUT_BYTES,
+};
 pub use units::Unit;
 
 /// Loads and validates a model from a source file (following its includes).

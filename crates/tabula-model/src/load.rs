@@ -39,6 +39,15 @@ impl RawExpr {
     pub fn loc(&self, span: &Range<usize>) -> Location {
         self.src.location(self.base + span.start)
     }
+    /// The text of a sub-expression for messages (at most 200 characters).
+    pub fn snippet(&self, span: &Range<usize>) -> String {
+        let text = self
+            .src
+            .text
+            .get(self.base + span.start..self.base + span.end)
+            .unwrap_or("the expression");
+        crate::error::excerpt(text, crate::error::MAX_ECHO_CHARS)
+    }
     fn constant(v: f64, src: &Arc<SourceFile>, at: usize) -> Self {
         RawExpr {
             ast: Ast {
@@ -152,13 +161,19 @@ pub(crate) struct RawModule {
 
 /// True for a valid identifier that is not reserved.
 pub(crate) fn check_identifier(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(
+            "the name is empty; expected letters, digits and `_`, starting with a letter".into(),
+        );
+    }
     let mut chars = name.chars();
     let ok_start = chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if !ok_start || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!(
-            "`{name}` is not a valid name; expected letters, digits and `_`, starting with a letter"
+            "`{}` is not a valid name; expected letters, digits and `_`, starting with a letter",
+            crate::error::excerpt(name, crate::error::MAX_ECHO_CHARS)
         ));
     }
     if name == "t" || name == "and" || name == "or" || Func::from_name(name).is_some() {
@@ -286,7 +301,11 @@ impl ModuleReader<'_> {
                 self.r.diags.push(
                     Some(loc),
                     field,
-                    format!("in expression \"{text}\": {}", e.message),
+                    format!(
+                        "in expression \"{}\": {}",
+                        crate::error::excerpt(text, crate::error::MAX_ECHO_CHARS),
+                        e.message
+                    ),
                 );
                 None
             }

@@ -187,6 +187,24 @@ pub struct Parameter {
     pub origin: Location,
 }
 
+impl Parameter {
+    /// Checks a value given for this parameter (in its declared unit): finite, and >= 0 unless
+    /// the parameter allows negative values. The one check for every way of setting a value
+    /// (scenario and trial files, `--param` on the command line, the Python API).
+    pub fn check_value(&self, x: f64) -> Result<(), String> {
+        if !x.is_finite() {
+            return Err(format!(
+                "{x} is not a finite number; expected a value in {}",
+                self.unit_text
+            ));
+        }
+        if x < 0.0 && !self.allow_negative {
+            return Err(format!("{x} is negative; `{}` must be >= 0", self.name));
+        }
+        Ok(())
+    }
+}
+
 /// A quantity computed once per parameter set.
 #[derive(Clone, Debug)]
 pub struct Derived {

@@ -5,6 +5,62 @@ use std::sync::Arc;
 
 use crate::error::{Location, ModelError};
 
+/// The largest input text file (model, scenario, trial, target, calibration problem, data
+/// table) Tabula reads: 16 MiB. The built-in files are below 100 KiB; the limit keeps a
+/// mistaken argument (`/dev/zero`, a multi-gigabyte log) from exhausting memory.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads an input text file: the one reader every command uses for files it parses.
+///
+/// Refuses, with a message naming the path, what is not a regular file (a directory, a device
+/// such as `/dev/zero`, a pipe), a file larger than [`MAX_INPUT_BYTES`], and text that is not
+/// UTF-8 (naming the byte offset of the first invalid byte).
+pub fn read_text_file(path: &Path) -> Result<String, ModelError> {
+    use std::io::Read;
+    let fail = |message: String| ModelError::Io {
+        path: path.display().to_string(),
+        source: std::io::Error::new(std::io::ErrorKind::InvalidData, message),
+    };
+    let io = |source: std::io::Error| ModelError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a device, pipe or socket)"
+        };
+        return Err(fail(format!("it is {what}; expected a text file")));
+    }
+    let too_big = |size: u64| {
+        fail(format!(
+            "the file is {size} bytes; input files are limited to {} MiB",
+            MAX_INPUT_BYTES >> 20
+        ))
+    };
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    // Read at most one byte past the limit: a file may grow after the size check.
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        fail(format!(
+            "not UTF-8 text (invalid byte at offset {}); expected a text file",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
 /// A loaded input file.
 #[derive(Clone, Debug)]
 pub struct SourceFile {
@@ -34,12 +90,10 @@ impl SourceFile {
         }
     }
 
-    /// Reads a file from disk.
+    /// Reads a file from disk (through [`read_text_file`]: regular files of at most
+    /// [`MAX_INPUT_BYTES`] of UTF-8 text).
     pub fn read(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ModelError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read_text_file(path)?;
         let mut f = SourceFile::new(path.display().to_string(), text);
         f.path = Some(path.to_path_buf());
         Ok(f)
@@ -72,6 +126,20 @@ pub trait Library: Send + Sync {
     fn model(&self, name: &str) -> Option<&str>;
     /// Names of all built-in model modules, for "did you mean" hints and listings.
     fn model_names(&self) -> Vec<String>;
+    /// The path of the file on disk that supplies library file `path` (relative to the library
+    /// root, e.g. `models/immune/b_lineage.toml`), when a directory laid over the built-ins
+    /// supplies it; messages about that file then name it. `None` for embedded files.
+    fn overlay_path(&self, _path: &str) -> Option<String> {
+        None
+    }
+}
+
+/// The name shown in messages for library file `path` (relative to the library root): the
+/// overlay file's path when one supplies it, else `<builtin>/<path>`.
+pub fn library_source_name(library: &dyn Library, path: &str) -> String {
+    library
+        .overlay_path(path)
+        .unwrap_or_else(|| format!("<builtin>/{path}"))
 }
 
 /// A library with nothing in it.
@@ -117,7 +185,10 @@ pub fn load_reference(
     let key = name.trim_end_matches(".toml");
     match library.model(key) {
         Some(text) => {
-            let mut f = SourceFile::new(format!("<builtin>/{key}.toml"), text.to_string());
+            let name = library
+                .overlay_path(&format!("models/{key}.toml"))
+                .unwrap_or_else(|| format!("<builtin>/{key}.toml"));
+            let mut f = SourceFile::new(name, text.to_string());
             f.builtin = Some(key.to_string());
             Ok(f)
         }

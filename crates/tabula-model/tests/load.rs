@@ -249,3 +249,96 @@ fn io_errors_name_the_file() {
     assert!(matches!(e, ModelError::Io { .. }));
     assert!(e.to_string().contains("no/such/file.toml"));
 }
+
+#[test]
+fn input_files_must_be_regular_utf8_text_of_bounded_size() {
+    use std::path::Path;
+    use tabula_model::{read_text_file, MAX_INPUT_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let msg = |p: &Path| read_text_file(p).unwrap_err().to_string();
+    // A directory and an endless device are refused without reading them.
+    assert!(msg(dir.path()).contains("it is a directory"));
+    #[cfg(unix)]
+    assert!(msg(Path::new("/dev/zero")).contains("not a regular file"));
+    // One byte over the limit.
+    let big = dir.path().join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(MAX_INPUT_BYTES + 1).unwrap();
+    assert!(msg(&big).contains("limited to 16 MiB"), "{}", msg(&big));
+    // Bytes that are not UTF-8, with the offset of the first bad one.
+    let bin = dir.path().join("bin.toml");
+    std::fs::write(&bin, b"abc\xff\xfe").unwrap();
+    assert!(
+        msg(&bin).contains("invalid byte at offset 3"),
+        "{}",
+        msg(&bin)
+    );
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "x = 1\n").unwrap();
+    assert_eq!(read_text_file(&good).unwrap(), "x = 1\n");
+}
+
+#[test]
+fn divisions_by_zero_and_non_finite_constants_are_refused() {
+    let e = errors(&good_with(
+        "\"-k10 * A1\"",
+        "\"-k10 * A1 * V1 / (V1 - V1)\"",
+    ));
+    assert!(
+        e.iter().any(
+            |m| m.contains("division by `V1 - V1`, which is always zero")
+                && m.starts_with("test.toml:24:")
+        ),
+        "{e:?}"
+    );
+    // One problem: the state whose rate failed is not also said to have no rate.
+    assert_eq!(e.len(), 1, "{e:?}");
+    let e = errors(&good_with("\"-k10 * A1\"", "\"-k10 * A1 / (0 * V1)\""));
+    assert!(e.iter().any(|m| m.contains("always zero")), "{e:?}");
+    let e = errors(&good_with("\"-k10 * A1\"", "\"-k10 * A1 * 1e400\""));
+    assert!(
+        e.iter().any(|m| m.contains("`1e400` is too large")),
+        "{e:?}"
+    );
+    let e = errors(&good_with(
+        "\"-k10 * A1\"",
+        "\"-k10 * A1 * (1e200 * 1e200)\"",
+    ));
+    assert!(e.iter().any(|m| m.contains("evaluates to inf")), "{e:?}");
+    // Not zero for every value of its names: accepted.
+    load_model_str(
+        "test.toml",
+        &good_with("\"-k10 * A1\"", "\"-k10 * A1 * V1 / (V1 - V2)\""),
+        &EmptyLibrary,
+    )
+    .unwrap();
+}
+
+#[test]
+fn deep_or_long_expressions_give_short_located_messages() {
+    let deep = format!(
+        "\"-k10 * {}A1{}\"",
+        "(".repeat(100_000),
+        ")".repeat(100_000)
+    );
+    let e = errors(&good_with("\"-k10 * A1\"", &deep));
+    assert_eq!(e.len(), 1, "{}", e[0].len());
+    assert!(e[0].len() < 1000, "{} characters", e[0].len());
+    assert!(e[0].contains("characters in all)"), "{}", e[0]);
+    let nested = format!("\"-k10 * A1 * {}1{}\"", "exp(".repeat(300), ")".repeat(300));
+    let e = errors(&good_with("\"-k10 * A1\"", &nested));
+    assert!(e[0].contains("nested deeper than 200 levels"), "{}", e[0]);
+    assert!(e[0].starts_with("test.toml:24:"), "{}", e[0]);
+}
+
+#[test]
+fn a_parameter_value_is_checked_the_same_way_everywhere() {
+    let m = load_model_str("test.toml", GOOD, &EmptyLibrary).unwrap();
+    let cl = &m.parameters[0];
+    assert!(cl.check_value(0.3).is_ok());
+    assert!(cl.check_value(-5.0).unwrap_err().contains("-5 is negative"));
+    assert!(cl
+        .check_value(f64::NAN)
+        .unwrap_err()
+        .contains("not a finite number"));
+}

@@ -6,11 +6,13 @@
 //! dropped before [`AtomicFile::commit`] (an error, a panic, an early return) deletes its
 //! temporary file, and an existing file under the final name is left untouched. A process
 //! killed mid-write can leave a hidden `.NAME.*.tmp` file behind, never a truncated file
-//! under the final name.
+//! under the final name; a process that is interrupted can remove the temporary files still
+//! open with [`remove_temporaries`] (the `tabula` binary does so on Ctrl-C).
 
 use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use tempfile::NamedTempFile;
 
@@ -18,6 +20,44 @@ use crate::error::{OutputError, Result};
 
 /// Buffer size of the writer wrapped around the temporary file.
 const BUFFER_BYTES: usize = 256 * 1024;
+
+/// The temporary files of every [`AtomicFile`] not yet committed or dropped, and whether
+/// [`remove_temporaries`] has closed the registry to new files.
+struct Pending {
+    paths: Vec<PathBuf>,
+    closed: bool,
+}
+
+static PENDING: Mutex<Pending> = Mutex::new(Pending {
+    paths: Vec::new(),
+    closed: false,
+});
+
+fn pending() -> MutexGuard<'static, Pending> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn forget(temp: &Path) {
+    let mut p = pending();
+    if let Some(i) = p.paths.iter().position(|x| x == temp) {
+        p.paths.swap_remove(i);
+    }
+}
+
+/// Deletes the temporary file of every [`AtomicFile`] still being written and refuses to
+/// create new ones, for a process about to exit on an interrupt (a destructor does not run
+/// then). Returns how many files were removed. Files already committed are not touched.
+pub fn remove_temporaries() -> usize {
+    let mut p = pending();
+    p.closed = true;
+    let mut removed = 0;
+    for path in p.paths.drain(..) {
+        if fs::remove_file(&path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
 
 /// A file being written that appears under its final name only when committed.
 ///
@@ -70,9 +110,20 @@ impl AtomicFile {
             // Ordinary file permissions (the umask still applies), not the 0600 of temp files.
             builder.permissions(fs::Permissions::from_mode(0o666));
         }
+        // Created under the registry's lock, so that `remove_temporaries` sees every file.
+        let mut registry = pending();
+        if registry.closed {
+            return Err(OutputError::io(
+                "create",
+                &path,
+                io::Error::new(io::ErrorKind::Interrupted, "the run was interrupted"),
+            ));
+        }
         let temp = builder
             .tempfile_in(&dir)
             .map_err(|e| OutputError::io("create a temporary file for", &path, e))?;
+        registry.paths.push(temp.path().to_path_buf());
+        drop(registry);
         Ok(AtomicFile {
             path,
             inner: Some(BufWriter::with_capacity(BUFFER_BYTES, temp)),
@@ -94,22 +145,38 @@ impl AtomicFile {
                 io::Error::other("the file was already committed"),
             ));
         };
-        let temp = buffered
-            .into_inner()
-            .map_err(|e| OutputError::io("write", &self.path, e.into_error()))?;
-        temp.as_file()
-            .sync_all()
-            .map_err(|e| OutputError::io("sync", &self.path, e))?;
-        temp.persist(&self.path)
-            .map_err(|e| OutputError::io("rename the temporary file to", &self.path, e.error))?;
-        sync_parent_dir(&self.path);
-        Ok(())
+        let temp_path = buffered.get_ref().path().to_path_buf();
+        let result = (|| {
+            let temp = buffered
+                .into_inner()
+                .map_err(|e| OutputError::io("write", &self.path, e.into_error()))?;
+            temp.as_file()
+                .sync_all()
+                .map_err(|e| OutputError::io("sync", &self.path, e))?;
+            temp.persist(&self.path).map_err(|e| {
+                OutputError::io("rename the temporary file to", &self.path, e.error)
+            })?;
+            sync_parent_dir(&self.path);
+            Ok(())
+        })();
+        // Renamed, or deleted with the dropped temporary file: no longer pending either way.
+        forget(&temp_path);
+        result
     }
 
     fn writer(&mut self) -> io::Result<&mut BufWriter<NamedTempFile>> {
         self.inner
             .as_mut()
             .ok_or_else(|| io::Error::other("write after commit"))
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        // The temporary file deletes itself (NamedTempFile); forget it here.
+        if let Some(w) = &self.inner {
+            forget(w.get_ref().path());
+        }
     }
 }
 
@@ -125,6 +192,50 @@ impl Write for AtomicFile {
     fn flush(&mut self) -> io::Result<()> {
         self.writer()?.flush()
     }
+}
+
+/// Checks that `dir` can be an output directory before anything is computed: it and each of
+/// its existing ancestors must be a directory (or a link to one). An existing file, or a
+/// symbolic link whose target does not exist, is refused with a message saying which. A
+/// directory that does not exist yet is fine (writers create it).
+pub fn check_output_dir(dir: &Path) -> Result<()> {
+    let refuse = |path: &Path, reason: String| OutputError::NotADirectory {
+        path: path.to_path_buf(),
+        reason,
+    };
+    for p in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match fs::symlink_metadata(p) {
+            Err(_) => continue, // does not exist yet
+            Ok(link) => match fs::metadata(p) {
+                Ok(m) if m.is_dir() => return Ok(()),
+                Ok(_) => {
+                    let what = if p == dir {
+                        "it is an existing file".to_string()
+                    } else {
+                        format!("'{}' is an existing file, not a directory", p.display())
+                    };
+                    return Err(refuse(
+                        dir,
+                        format!("{what}; expected a directory (created if missing)"),
+                    ));
+                }
+                Err(_) if link.file_type().is_symlink() => {
+                    let target = fs::read_link(p)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Err(refuse(
+                        dir,
+                        format!(
+                            "'{}' is a symbolic link to '{target}', which does not exist; remove the link or create its target",
+                            p.display()
+                        ),
+                    ));
+                }
+                Err(e) => return Err(OutputError::io("inspect", p, e)),
+            },
+        }
+    }
+    Ok(())
 }
 
 /// Makes the rename durable on file systems that need the directory synced (best effort).

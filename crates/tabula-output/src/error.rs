@@ -58,6 +58,14 @@ pub enum OutputError {
         /// What is wrong, with the offending names and numbers.
         reason: String,
     },
+    /// A path given as an output directory cannot be one.
+    #[error("'{path}' cannot be used as an output directory: {reason}")]
+    NotADirectory {
+        /// The path as given.
+        path: PathBuf,
+        /// Why: an existing file, a dangling symbolic link...
+        reason: String,
+    },
     /// The file name has no extension that selects a known format.
     #[error("cannot tell the output format of '{path}': expected an extension among {expected}")]
     UnknownFormat {

@@ -68,7 +68,7 @@ mod number;
 pub mod plot;
 pub mod table;
 
-pub use atomic::{write_atomic, AtomicFile};
+pub use atomic::{check_output_dir, remove_temporaries, write_atomic, AtomicFile};
 pub use error::{OutputError, Result};
 pub use number::{format_exact, format_sig, write_exact};
 pub use plot::{Figure, ImageFormat};

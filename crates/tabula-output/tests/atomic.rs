@@ -131,3 +131,27 @@ fn figures_and_reports_are_written_atomically() {
     r.write(dir.path().join("r.html")).unwrap();
     assert_eq!(entries(dir.path()), ["f.png", "f.svg", "r.html"]);
 }
+
+#[test]
+fn an_output_directory_must_not_be_a_file_or_a_dangling_link() {
+    use tabula_output::check_output_dir;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("taken");
+    std::fs::write(&file, "x").unwrap();
+    let e = check_output_dir(&file).unwrap_err().to_string();
+    assert!(e.contains("it is an existing file"), "{e}");
+    let e = check_output_dir(&file.join("sub")).unwrap_err().to_string();
+    assert!(e.contains("is an existing file, not a directory"), "{e}");
+    #[cfg(unix)]
+    {
+        let link = dir.path().join("gone");
+        std::os::unix::fs::symlink("nowhere", &link).unwrap();
+        let e = check_output_dir(&link).unwrap_err().to_string();
+        assert!(
+            e.contains("symbolic link to 'nowhere', which does not exist"),
+            "{e}"
+        );
+    }
+    check_output_dir(&dir.path().join("new/deeper")).unwrap();
+    check_output_dir(dir.path()).unwrap();
+}

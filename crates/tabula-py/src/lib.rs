@@ -94,7 +94,7 @@ fn classify(source: &str, name: Option<&str>, path: Option<&str>, kind: Kind) ->
     }
     let p = Path::new(source);
     if p.is_file() || tabula_library::get(kind, source).is_none() && source.ends_with(".toml") {
-        let text = std::fs::read_to_string(p).unwrap_or_default();
+        let text = tabula_model::read_text_file(p).unwrap_or_default();
         return Source::Text {
             name: name.unwrap_or(source).to_string(),
             text,
@@ -134,7 +134,7 @@ fn load_scenario_source(source: &Source) -> Result<tabula_scenario::Scenario, Mo
             // paths resolve against its directory; otherwise against the current directory.
             if let Some(p) = path {
                 let p = Path::new(p);
-                if std::fs::read_to_string(p).is_ok_and(|t| &t == text) {
+                if tabula_model::read_text_file(p).is_ok_and(|t| &t == text) {
                     return load_scenario_file(p, &Builtin);
                 }
                 if text.is_empty() {
@@ -320,7 +320,7 @@ fn load_model_source(source: &Source) -> Result<tabula_model::Model, ModelError>
         Source::Text { name, text, path } => {
             if let Some(p) = path {
                 let p = Path::new(p);
-                if text.is_empty() || std::fs::read_to_string(p).is_ok_and(|t| &t == text) {
+                if text.is_empty() || tabula_model::read_text_file(p).is_ok_and(|t| &t == text) {
                     return load_model_file(p, &Builtin);
                 }
             }

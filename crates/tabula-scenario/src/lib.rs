@@ -11,6 +11,7 @@
 
 #![warn(missing_docs)]
 
+mod diagnose;
 mod parse;
 
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use tabula_model::{Model, ModelError};
 use tabula_solve::{simulate_trajectory, Regimen, Simulation, SolveError, SolverOptions};
 
 pub use tabula_solve::Trajectory;
+
+pub use diagnose::non_finite_cause;
 
 pub use parse::{
     load_scenario, load_scenario_file, load_scenario_str, parse_time, read_dose, DoseSpec,
@@ -63,6 +66,14 @@ pub enum ScenarioError {
     /// The simulation failed.
     #[error(transparent)]
     Solve(#[from] SolveError),
+    /// The simulation failed because a flux or rate became NaN or infinite.
+    #[error("{error}: {cause}")]
+    NonFinite {
+        /// What the solver reported.
+        error: SolveError,
+        /// The first non-finite flux or rate, with the time ([`non_finite_cause`]).
+        cause: String,
+    },
 }
 
 /// A fully resolved scenario.
@@ -118,7 +129,18 @@ impl Scenario {
             end: self.end,
             options: &self.options,
         };
-        Ok(simulate_trajectory(compiled, &self.parameters, &sim, None)?)
+        simulate_trajectory(compiled, &self.parameters, &sim, None).map_err(|error| {
+            let failed_at = match &error {
+                SolveError::Solver { time, .. }
+                | SolveError::TooManySteps { time, .. }
+                | SolveError::NonFinite { time, .. } => *time,
+                _ => return ScenarioError::Solve(error),
+            };
+            match non_finite_cause(compiled, &self.parameters, &sim, failed_at) {
+                Some(cause) => ScenarioError::NonFinite { error, cause },
+                None => ScenarioError::Solve(error),
+            }
+        })
     }
 
     /// The simulation description borrowed from this scenario.
@@ -131,12 +153,36 @@ impl Scenario {
         }
     }
 
+    /// Problems that do not stop the run but probably are mistakes, one sentence each: a dose
+    /// record whose first dose comes after the end of the run (it has no effect).
+    pub fn warnings(&self) -> Vec<String> {
+        let unit = &self.model.time_unit_text;
+        self.doses
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| d.time > self.end)
+            .map(|(i, d)| {
+                format!(
+                    "scenario `{}`: dose {} (into `{}` at {} {unit}) comes after the end of the run ({} {unit}) and has no effect",
+                    self.name,
+                    i + 1,
+                    d.into,
+                    d.time,
+                    self.end
+                )
+            })
+            .collect()
+    }
+
     /// Sets a parameter by name.
     pub fn set_parameter(&mut self, name: &str, value: f64) -> Result<(), String> {
         let i = self
             .model
             .parameter_index(name)
             .ok_or_else(|| format!("unknown parameter `{name}`"))?;
+        self.model.parameters[i]
+            .check_value(value)
+            .map_err(|m| format!("`{name}` = {value}: {m}"))?;
         self.parameters[i] = value;
         Ok(())
     }

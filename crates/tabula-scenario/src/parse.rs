@@ -67,6 +67,10 @@ const DOSE_KEYS: &[&str] = &[
     "label",
 ];
 
+/// The most repeats one dose record may have (`additional`): each is an event the solver stops
+/// at, and a million covers daily dosing for over 2700 years.
+pub const MAX_ADDITIONAL: f64 = 1e6;
+
 /// Parses `"2 week"`, `"36 h"` or a bare number (already in `time_unit`) into `time_unit`.
 pub fn parse_time(text: &str, time_unit: &Unit) -> Result<f64, String> {
     let text = text.trim();
@@ -140,8 +144,9 @@ pub fn load_scenario(
     match reference {
         ScenarioRef::File(p) => load_scenario_file(p, library),
         ScenarioRef::Builtin(name, text) => {
-            let mut src =
-                SourceFile::new(format!("<builtin>/scenarios/{name}.toml"), text.to_string());
+            let display =
+                tabula_model::library_source_name(library, &format!("scenarios/{name}.toml"));
+            let mut src = SourceFile::new(display, text.to_string());
             src.builtin = Some(name.to_string());
             load_scenario_source(src, library)
         }
@@ -178,10 +183,18 @@ fn load_scenario_source(src: SourceFile, library: &dyn Library) -> Result<Scenar
         return r.diags.finish(()).map(|_| unreachable!());
     };
     sc.check_keys(&mut r, SCENARIO_KEYS);
-    let name = sc
-        .str(&mut r, "name", true)
-        .map(|s| s.text)
-        .unwrap_or_default();
+    let name = match sc.str(&mut r, "name", true) {
+        Some(s) if s.text.trim().is_empty() => {
+            r.error(
+                &s.span,
+                "scenario.name",
+                "the name is empty; expected a short name such as \"cd19_car_t\" (it names the output files)",
+            );
+            String::new()
+        }
+        Some(s) => s.text,
+        None => String::new(),
+    };
     let description = sc
         .str(&mut r, "description", true)
         .map(|s| s.text)
@@ -367,13 +380,8 @@ fn load_scenario_source(src: SourceFile, library: &dyn Library) -> Result<Scenar
             };
             match to_f64(v.get_ref()) {
                 Some(x) if x.is_finite() => {
-                    let param = &model.parameters[i];
-                    if x < 0.0 && !param.allow_negative {
-                        cx.r.error(
-                            &v.span(),
-                            &field,
-                            format!("{x} is negative; `{k}` must be >= 0"),
-                        );
+                    if let Err(m) = model.parameters[i].check_value(x) {
+                        cx.r.error(&v.span(), &field, m);
                     }
                     parameters[i] = x;
                     overrides.push(k.to_string());
@@ -510,11 +518,13 @@ pub fn read_dose(
     let additional = match t.num(r, "additional", false) {
         None => 0,
         Some((x, span)) => {
-            if x < 0.0 || x.fract() != 0.0 || x > 1e6 {
+            if x < 0.0 || x.fract() != 0.0 || x > MAX_ADDITIONAL {
                 r.error(
                     &span,
                     &t.child("additional"),
-                    "expected a whole number of additional doses",
+                    format!(
+                        "expected a whole number of additional doses from 0 to {MAX_ADDITIONAL}, found {x}; every repeat is a dose event the solver stops at, so a longer schedule needs a longer `interval` or an infusion (`rate`, `duration`)"
+                    ),
                 );
                 0
             } else {

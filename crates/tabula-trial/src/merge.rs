@@ -247,7 +247,10 @@ struct ShardDir {
 
 fn manifest_of(dir: &Path) -> Result<ShardDir> {
     let p = dir.join("run.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| read_err(&p, e))?;
+    let text = tabula_model::read_text_file(&p).map_err(|e| match e {
+        tabula_model::ModelError::Io { source, .. } => read_err(&p, source),
+        other => read_err(&p, other),
+    })?;
     let manifest: Json = serde_json::from_str(&text).map_err(|e| read_err(&p, e))?;
     let shard = Shard {
         index: manifest["shard"]["index"].as_u64().unwrap_or(0),

@@ -119,6 +119,8 @@ const CONDITION: &[&str] = &[
     "output", "below", "above", "at_most", "at_least", "relative",
 ];
 const BANDS: &[&str] = &["outputs", "step", "max_patients"];
+/// The most memory the quantile bands of one arm may take (every kept value is held): 4 GiB.
+const BAND_MEMORY_LIMIT: f64 = (4u64 << 30) as f64;
 const TIMECOURSE: &[&str] = &["outputs", "step"];
 const KINDS: &[&str] = &[
     "value",
@@ -197,8 +199,9 @@ pub fn load_trial(
     match reference {
         TrialRef::File(p) => load_trial_source(SourceFile::read(p)?, library),
         TrialRef::Builtin(name, text) => {
-            let mut src =
-                SourceFile::new(format!("<builtin>/trials/{name}.toml"), text.to_string());
+            let display =
+                tabula_model::library_source_name(library, &format!("trials/{name}.toml"));
+            let mut src = SourceFile::new(display, text.to_string());
             src.builtin = Some(name.to_string());
             load_trial_source(src, library)
         }
@@ -222,6 +225,8 @@ pub fn load_trial_str(
 struct Ctx<'s> {
     r: Reader<'s>,
     unit: Option<Unit>,
+    /// The shortest follow-up of any arm (from its origin), once the arms are read.
+    follow_up: f64,
 }
 
 impl Ctx<'_> {
@@ -301,6 +306,7 @@ pub(crate) fn load_trial_source(
     let mut cx = Ctx {
         r: Reader::new(&src),
         unit: None,
+        follow_up: f64::INFINITY,
     };
     root.check_keys(&mut cx.r, ROOT);
 
@@ -321,7 +327,11 @@ pub(crate) fn load_trial_source(
         .map(|s| s.text)
         .unwrap_or_default();
     if let Err(m) = tabula_model::check_identifier(&name) {
-        if !name.is_empty() {
+        // A missing name is reported by `str`; an empty one here.
+        if tr
+            .get("name")
+            .is_some_and(|v| matches!(v.get_ref(), DeValue::String(_)))
+        {
             let span = tr.get("name").map_or(tr.span.clone(), |v| v.span());
             cx.err(&span, "trial.name", m);
         }
@@ -490,6 +500,11 @@ pub(crate) fn load_trial_source(
         }
     }
 
+    cx.follow_up = arms
+        .iter()
+        .map(|a| a.end - a.origin)
+        .fold(f64::INFINITY, f64::min);
+
     // Names every arm knows: outputs and aliases.
     let outputs = known_outputs(&arms);
 
@@ -543,13 +558,38 @@ pub(crate) fn load_trial_source(
         }
     }
 
+    // The longest follow-up of any arm, for the sizes of the time grids below.
+    let follow_up = arms.iter().map(|a| a.end - a.origin).fold(0.0, f64::max);
     let bands = root.sub(&mut cx.r, "bands").and_then(|b| {
         b.check_keys(&mut cx.r, BANDS);
         let outs = output_list(&mut cx, &b, "outputs", &outputs)?;
-        let step = cx.time(&b, "step").map_or(7.0, |x| x.0);
         let max_patients = b
             .whole(&mut cx.r, "max_patients", 10.0, 1e7)
             .unwrap_or(2000);
+        let step = match cx.time(&b, "step") {
+            None => 7.0,
+            Some((x, span)) => {
+                // Every band time of every kept patient and output is held in memory.
+                let points = follow_up / x + 1.0;
+                let bytes = points * outs.len() as f64 * max_patients.min(patients) as f64 * 8.0;
+                if x > 0.0 && points <= 1e7 && bytes <= BAND_MEMORY_LIMIT {
+                    x
+                } else {
+                    cx.err(
+                        &span,
+                        "bands.step",
+                        format!(
+                            "a band step of {x} {time_unit} gives {points:.3e} band times per patient; with {} output(s) and {} patients the bands would need {bytes:.3e} bytes, more than the limit of {} GiB; expected a step of at least {:.3e} {time_unit} (or fewer max_patients)",
+                            outs.len(),
+                            max_patients.min(patients),
+                            BAND_MEMORY_LIMIT / f64::from(1u32 << 30),
+                            follow_up * outs.len() as f64 * max_patients.min(patients) as f64 * 8.0 / BAND_MEMORY_LIMIT
+                        ),
+                    );
+                    7.0
+                }
+            }
+        };
         Some(BandSpec {
             outputs: outs,
             step: if step > 0.0 { step } else { 7.0 },
@@ -559,7 +599,21 @@ pub(crate) fn load_trial_source(
     let timecourse = root.sub(&mut cx.r, "timecourse").and_then(|b| {
         b.check_keys(&mut cx.r, TIMECOURSE);
         let outs = output_list(&mut cx, &b, "outputs", &outputs)?;
-        let step = cx.time(&b, "step").map_or(step, |x| x.0);
+        let step = match cx.time(&b, "step") {
+            None => step,
+            Some((x, span)) => {
+                if x > 0.0 && follow_up / x <= 1e7 {
+                    x
+                } else {
+                    cx.err(
+                        &span,
+                        "timecourse.step",
+                        format!("a step of {x} {time_unit} gives more than 10^7 time-course rows per patient and output; expected a step of at least {:.3e} {time_unit}", follow_up / 1e7),
+                    );
+                    1.0
+                }
+            }
+        };
         Some(TimeCourseSpec {
             outputs: outs,
             step: if step > 0.0 { step } else { 1.0 },
@@ -758,6 +812,21 @@ fn read_arm(
                     "expected a factor >= 0, or a table of factors by route",
                 ),
             },
+        }
+        if let Some(d) = scenario
+            .regimen
+            .doses
+            .iter()
+            .find(|d| !d.amount.is_finite())
+        {
+            cx.err(
+                &v.span(),
+                &field,
+                format!(
+                    "the factor makes a dose into `{}` infinite; expected a factor that keeps every amount finite",
+                    model.states[d.state].name
+                ),
+            );
         }
     }
     let unit = model.time_unit.clone();
@@ -1891,6 +1960,18 @@ fn read_endpoint(
     };
     let time = |cx: &mut Ctx<'_>| -> Option<f64> {
         match cx.time(t, "time") {
+            Some((x, span)) if x > cx.follow_up * (1.0 + 1e-9) => {
+                let unit = cx.unit.as_ref().map(|u| u.to_string()).unwrap_or_default();
+                cx.err(
+                    &span,
+                    &t.child("time"),
+                    format!(
+                        "the assessment time {x} {unit} is after the end of follow-up ({} {unit} from the arm's origin); no patient could be assessed. Expected a time <= {}, or a longer trial.duration",
+                        cx.follow_up, cx.follow_up
+                    ),
+                );
+                None
+            }
             Some((x, _)) => Some(x),
             None => {
                 if t.get("time").is_none() {

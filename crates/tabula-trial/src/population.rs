@@ -132,6 +132,11 @@ pub struct Acceptance {
     pub pilot_size: usize,
     /// Kernel bandwidth.
     pub bandwidth: f64,
+    /// Pilot candidates drawn (plausible or not).
+    pub pilot_drawn: usize,
+    /// Mean acceptance probability over the pilot's candidates (0 for implausible ones): the
+    /// chance that one patient's attempt is accepted.
+    pub pilot_acceptance: f64,
 }
 
 impl Acceptance {
@@ -746,6 +751,8 @@ impl PopulationPlan {
             scale: 1.0,
             pilot_size: n,
             bandwidth: h,
+            pilot_drawn: m as usize,
+            pilot_acceptance: 0.0,
         };
         let scale = xs
             .iter()
@@ -759,7 +766,44 @@ impl PopulationPlan {
             })
             .fold(0.0, f64::max);
         a.scale = if scale > 0.0 { scale } else { 1.0 };
+        a.pilot_acceptance = xs.iter().map(|&x| a.probability(x)).sum::<f64>() / (m.max(1) as f64);
         a
+    }
+
+    /// Refuses a baseline target that (almost) no virtual patient can meet: when, judged on
+    /// the pilot, fewer than 1 patient in 100 would be accepted within `max_attempts`
+    /// candidates, the trial would enrol nobody. The message names the baseline field.
+    pub fn check_enrolment(&self) -> Result<(), String> {
+        let Some(a) = &self.acceptance else {
+            return Ok(());
+        };
+        let attempts = f64::from(self.pop.max_attempts.max(1));
+        let enrolled = 1.0 - (1.0 - a.pilot_acceptance).powf(attempts);
+        if enrolled >= 0.01 {
+            return Ok(());
+        }
+        let name = self
+            .pop
+            .baseline
+            .iter()
+            .find(|b| b.target.is_some())
+            .map_or("?", |b| b.output.as_str());
+        Err(format!(
+            "`population.baseline.{name}.target`: no virtual patient can meet this baseline target: of {} pilot candidates, {} had a plausible baseline `{name}`{} and the expected acceptance is {:.2e} per candidate, so fewer than 1 patient in 100 would be enrolled within {} candidates; expected a target that overlaps the plausible baseline values",
+            a.pilot_drawn,
+            a.pilot_size,
+            if a.pilot_size > 0 {
+                format!(
+                    " (from {:.4} to {:.4})",
+                    a.lo + 4.0 * a.bandwidth,
+                    a.lo + a.step * (a.density.len() - 1) as f64 - 4.0 * a.bandwidth
+                )
+            } else {
+                String::new()
+            },
+            a.pilot_acceptance,
+            self.pop.max_attempts
+        ))
     }
 }
 

@@ -349,6 +349,7 @@ impl PreparedTrial {
         }
         let screening = compiled[trial.population.screening_arm].clone();
         let plan = PopulationPlan::new(&trial, &screening);
+        plan.check_enrolment().map_err(TrialError::Input)?;
         let screen_names: Vec<&str> = screening
             .model()
             .outputs
@@ -513,6 +514,23 @@ impl PreparedTrial {
         Ok(())
     }
 
+    /// A rough estimate of the bytes a run writes: 8 bytes per cell of the per-patient table
+    /// and of the per-patient time courses (the actual files are usually smaller, compressed).
+    /// Lets a caller refuse a population that cannot fit on disk before it starts.
+    pub fn estimated_output_bytes(&self, options: &RunOptions<'_>) -> f64 {
+        let range = options.shard.range(self.trial.patients);
+        let per_arm = (range.end - range.start) as f64;
+        let mut bytes = per_arm * self.arms.len() as f64 * self.patient_schema().len() as f64 * 8.0;
+        if options.timecourse && self.trial.timecourse.is_some() {
+            for a in &self.arms {
+                let points = a.tc_slot.iter().filter(|x| **x).count() as f64;
+                // patient, time, observable, value, arm
+                bytes += per_arm * points * a.tc_outputs.len() as f64 * 5.0 * 8.0;
+            }
+        }
+        bytes
+    }
+
     /// The schema of the per-patient table.
     pub fn patient_schema(&self) -> TableSchema {
         patient_schema(&self.trial)
@@ -586,11 +604,17 @@ impl PreparedTrial {
                     patients: 0,
                 }
             });
-            let chunks: Vec<(u64, u64)> = (range.start..range.end)
-                .step_by(chunk as usize)
-                .map(|s| (s, (s + chunk).min(range.end)))
-                .collect();
-            for win in chunks.chunks(window as usize) {
+            // One window of chunks at a time: the list of all chunks of a large population
+            // would itself be large (2^40 patients in 16-patient chunks: 1 TB).
+            let span = chunk * window;
+            let mut start = range.start;
+            while start < range.end {
+                let stop = start.saturating_add(span).min(range.end);
+                let win: Vec<(u64, u64)> = (start..stop)
+                    .step_by(chunk as usize)
+                    .map(|s| (s, (s + chunk).min(stop)))
+                    .collect();
+                start = stop;
                 let results: Vec<ChunkResult> = win
                     .par_iter()
                     .map_init(

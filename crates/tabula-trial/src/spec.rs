@@ -639,6 +639,20 @@ impl Endpoint {
         }
     }
 
+    /// Whether the endpoint's values are times in the trial's time unit: times to an event, to
+    /// a nadir or a peak, and durations.
+    pub fn measures_time(&self) -> bool {
+        matches!(
+            self.kind,
+            EndpointKind::TimeToNadir { .. }
+                | EndpointKind::TimeToPeak { .. }
+                | EndpointKind::TimeTo { .. }
+                | EndpointKind::Duration { .. }
+                | EndpointKind::Recovery { .. }
+                | EndpointKind::Relapse { .. }
+        )
+    }
+
     /// The outputs (or aliases) the endpoint reads.
     pub fn outputs(&self) -> Vec<&str> {
         match &self.kind {

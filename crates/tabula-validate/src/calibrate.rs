@@ -74,6 +74,8 @@ pub struct FitParameter {
     pub upper: f64,
     /// Search on a log scale.
     pub log: bool,
+    /// Where `name` is written, for messages.
+    pub location: Option<tabula_model::Location>,
 }
 
 impl FitParameter {
@@ -209,7 +211,9 @@ fn parse_problem(src: &SourceFile) -> Result<Problem, ModelError> {
     }
     for t in r.table_array(&root, "parameter") {
         t.check_keys(&mut r, PARAMETER);
-        let name = t.str(&mut r, "name", true).map(|s| s.text);
+        let name = t.str(&mut r, "name", true);
+        let location = name.as_ref().map(|s| r.src.location(s.span.start));
+        let name = name.map(|s| s.text);
         let kind = t
             .choice(&mut r, "kind", &["typical", "variability"], false)
             .map_or(FitKind::Typical, |s| {
@@ -245,6 +249,7 @@ fn parse_problem(src: &SourceFile) -> Result<Problem, ModelError> {
             lower: lo,
             upper: hi,
             log,
+            location,
         });
     }
     for t in r.table_array(&root, "timecourse") {
@@ -481,8 +486,12 @@ impl Calibration {
                 FitKind::Variability => harness.variability_value(&p.name),
             };
             let Some(current) = current else {
+                let at = p
+                    .location
+                    .as_ref()
+                    .map_or(String::new(), |l| format!("{l}: `parameter.name`: "));
                 return Err(ValidateError::Input(format!(
-                    "problem `{}`: no trial or scenario it uses has {} `{}`",
+                    "{at}problem `{}`: no trial or scenario it uses has {} `{}`",
                     problem.name,
                     match p.kind {
                         FitKind::Typical => "a model parameter",

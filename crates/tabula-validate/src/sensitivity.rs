@@ -277,6 +277,14 @@ impl Subject {
                 scenario.model_ref, endpoint.output
             )));
         }
+        if let Reduce::At(t) = &endpoint.reduce {
+            if !(0.0..=scenario.end).contains(t) {
+                return Err(ValidateError::Input(format!(
+                    "endpoint `{}@{t}`: the time is outside the simulated interval [0, {}] {} of scenario `{}`",
+                    endpoint.output, scenario.end, model.time_unit_text, scenario.name
+                )));
+            }
+        }
         let compiled = Arc::new(scenario.compile());
         Ok(Subject::Scenario {
             scenario: Box::new(scenario),
@@ -350,6 +358,49 @@ pub struct SensitivitySettings {
     pub sobol: Option<SobolConfig>,
 }
 
+/// The most memory an analysis may plan for (designs, outputs, bootstrap replicates): 4 GiB.
+pub const MEMORY_LIMIT_BYTES: u128 = 4 << 30;
+
+impl SensitivitySettings {
+    /// An upper estimate of the memory the analyses need for `d` factors, in bytes: every
+    /// design point with its output, and the bootstrap replicates of every index.
+    pub fn estimated_bytes(&self, d: usize) -> u128 {
+        let d = d as u128;
+        let mut bytes = 0u128;
+        if let Some(m) = &self.morris {
+            let r = m.candidates.unwrap_or(0).max(m.trajectories) as u128;
+            bytes += r * (d + 1) * (d + 1) * 8 + m.bootstrap as u128 * (d + 1) * 3 * 8;
+        }
+        if let Some(s) = &self.sobol {
+            let n = s.n_base as u128;
+            bytes += n * (d + 2) * (d + 1) * 8 + n * 2 * d * 8 + s.bootstrap as u128 * d * 2 * 8;
+        }
+        bytes
+    }
+
+    /// Refuses settings whose [`estimated_bytes`](Self::estimated_bytes) exceed
+    /// [`MEMORY_LIMIT_BYTES`], naming the sizes to lower.
+    pub fn check_memory(&self, d: usize) -> Result<()> {
+        let need = self.estimated_bytes(d);
+        if need <= MEMORY_LIMIT_BYTES {
+            return Ok(());
+        }
+        let mut sizes = Vec::new();
+        if let Some(s) = &self.sobol {
+            sizes.push(format!("{} Sobol base samples", s.n_base));
+        }
+        if let Some(m) = &self.morris {
+            sizes.push(format!("{} Morris trajectories", m.trajectories));
+        }
+        Err(ValidateError::Input(format!(
+            "{} with {d} factor(s) would need about {:.3e} bytes of memory, more than the limit of {} GiB; lower --samples, --trajectories or --bootstrap",
+            sizes.join(" and "),
+            need as f64,
+            MEMORY_LIMIT_BYTES >> 30
+        )))
+    }
+}
+
 /// The results of an analysis.
 #[derive(Clone, Debug)]
 pub struct SensitivityResult {
@@ -374,6 +425,7 @@ pub fn analyse(
     settings: &SensitivitySettings,
     tick: Option<&(dyn Fn() + Sync)>,
 ) -> Result<SensitivityResult> {
+    settings.check_memory(space.dim())?;
     let f = |x: &[f64]| {
         let v = subject.eval(x);
         if let Some(t) = tick {

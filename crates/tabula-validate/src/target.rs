@@ -75,11 +75,26 @@ pub struct Observed {
     pub n: Option<u64>,
     /// Unit of the values.
     pub unit: String,
+    /// Where `unit` is written, for messages.
+    pub unit_location: Option<Location>,
     /// The statement in words (qualitative targets).
     pub text: Option<String>,
 }
 
 impl Observed {
+    /// Multiplies every value (central, SD, range) by `factor`: a change of unit.
+    pub fn scale(&mut self, factor: f64) {
+        if let Some((_, v)) = &mut self.central {
+            *v *= factor;
+        }
+        for x in [&mut self.sd, &mut self.lower, &mut self.upper]
+            .into_iter()
+            .flatten()
+        {
+            *x *= factor;
+        }
+    }
+
     /// The observed rate `events / n`, if given.
     pub fn rate(&self) -> Option<f64> {
         match (self.events, self.n) {
@@ -664,6 +679,7 @@ fn observed(r: &mut Reader<'_>, o: &TableView<'_, '_>) -> Observed {
             );
         }
     }
+    let unit = o.str(r, "unit", false);
     Observed {
         central,
         sd,
@@ -672,7 +688,8 @@ fn observed(r: &mut Reader<'_>, o: &TableView<'_, '_>) -> Observed {
         spread: o.str(r, "spread", false).map(|s| s.text),
         events,
         n,
-        unit: o.str(r, "unit", false).map(|s| s.text).unwrap_or_default(),
+        unit: unit.as_ref().map(|s| s.text.clone()).unwrap_or_default(),
+        unit_location: unit.map(|s| r.src.location(s.span.start)),
         text: o.str(r, "text", false).map(|s| s.text),
     }
 }

@@ -23,7 +23,7 @@ use tabula_trial::{load_trial, load_trial_str, PreparedTrial, RunOptions, Trial,
 use crate::error::{Result, ValidateError};
 use crate::rules::{judge, Verdict};
 use crate::stats::Summary;
-use crate::target::{Design, Rule, Statistic, Target};
+use crate::target::{Design, Observed, Rule, Statistic, Target};
 
 /// Overrides applied to every trial a run uses.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -218,7 +218,10 @@ pub fn builtin_targets(catalog: &Catalog) -> Result<Vec<Target>> {
             );
             continue;
         };
-        match crate::target::load_target_str(&format!("<builtin>/{path}"), text) {
+        match crate::target::load_target_str(
+            &tabula_model::library_source_name(catalog, &path),
+            text,
+        ) {
             Ok(ts) => all.extend(ts),
             Err(e) => diags.extend_from(e),
         }
@@ -319,7 +322,11 @@ pub fn resolve_trial(design: &Design, catalog: &Catalog) -> std::result::Result<
     }
     let data = format!("validation/trials/{name}.toml");
     if let Some(text) = catalog.data_file(&data) {
-        return load_trial_str(&format!("<builtin>/{data}"), text, catalog);
+        return load_trial_str(
+            &tabula_model::library_source_name(catalog, &data),
+            text,
+            catalog,
+        );
     }
     if let Some(text) = catalog.get(Kind::Trial, name) {
         return load_trial(TrialRef::Builtin(name, text), catalog);
@@ -339,6 +346,55 @@ pub fn resolve_trial(design: &Design, catalog: &Catalog) -> std::result::Result<
 
 fn located(diags: &mut Diagnostics, loc: &Location, field: &str, msg: String) {
     diags.push(Some(loc.clone()), field, msg);
+}
+
+/// Memory available to a new allocation, from `/proc/meminfo` (`MemAvailable`); `None` where
+/// the system does not say.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.saturating_mul(1024))
+}
+
+/// Checks the unit of a target's observed values against its endpoint and converts times to
+/// the trial's time unit (a median of 6 weeks compared with an endpoint in days becomes 42).
+/// Units of time are the only ones converted: other units are descriptive text.
+fn observed_in_trial_unit(
+    obs: &mut Observed,
+    endpoint: &tabula_trial::spec::Endpoint,
+    time_unit: &str,
+) -> std::result::Result<(), String> {
+    if obs.unit.trim().is_empty() || obs.events.is_some() {
+        return Ok(());
+    }
+    let factor = match (
+        tabula_model::Unit::parse(obs.unit.trim()),
+        tabula_model::Unit::parse(time_unit),
+    ) {
+        (Ok(u), Ok(t)) => u.factor_to(&t),
+        _ => None,
+    };
+    match (endpoint.measures_time(), factor) {
+        (true, Some(f)) => {
+            if f != 1.0 {
+                obs.scale(f);
+                obs.unit = time_unit.to_string();
+            }
+            Ok(())
+        }
+        (true, None) => Err(format!(
+            "\"{}\" is not a unit of time, but endpoint `{}` is a time (in {time_unit}); expected day, week, month or year",
+            obs.unit, endpoint.name
+        )),
+        (false, Some(_)) => Err(format!(
+            "\"{}\" is a unit of time, but endpoint `{}` is not a time (it is {}); expected the unit of its values",
+            obs.unit,
+            endpoint.name,
+            endpoint.value_type().name()
+        )),
+        (false, None) => Ok(()),
+    }
 }
 
 /// The coverage of the simulated interval a rule reports.
@@ -454,15 +510,69 @@ impl Harness {
                     );
                 }
             }
-            kept.push(t.clone());
+            let mut t = t.clone();
+            if let Some(e) = trial.endpoints.iter().find(|e| e.name == d.endpoint) {
+                if let Err(msg) = observed_in_trial_unit(&mut t.observed, e, &trial.time_unit) {
+                    let loc = t
+                        .observed
+                        .unit_location
+                        .clone()
+                        .unwrap_or(t.location.clone());
+                    located(&mut diags, &loc, "observed.unit", msg);
+                }
+            }
+            kept.push(t);
             slot_of.push(slot);
         }
         diags.finish(())?;
-        Ok(Harness {
+        let harness = Harness {
             targets: kept,
             slot_of,
             slots,
-        })
+        };
+        harness.check_memory()?;
+        Ok(harness)
+    }
+
+    /// An estimate of the memory the per-patient tables of one evaluation take (the trials
+    /// run at the same time and keep every row in memory): 8 bytes per cell.
+    pub fn estimated_bytes(&self) -> f64 {
+        self.slots
+            .iter()
+            .map(|s| {
+                let t = &s.trial;
+                let columns = 2 * t.endpoints.len() + t.population.variables.len() + 6;
+                t.patients as f64 * t.arms.len() as f64 * columns as f64 * 8.0
+            })
+            .sum()
+    }
+
+    /// Refuses an evaluation whose per-patient tables cannot fit in the memory available
+    /// (where the operating system reports it), naming the population sizes to lower.
+    fn check_memory(&self) -> Result<()> {
+        let need = self.estimated_bytes();
+        let Some(free) = available_memory() else {
+            return Ok(());
+        };
+        if need <= free as f64 {
+            return Ok(());
+        }
+        let sizes: Vec<String> = self
+            .slots
+            .iter()
+            .map(|s| {
+                format!(
+                    "`{}`: {} patients x {} arms",
+                    s.label,
+                    s.trial.patients,
+                    s.trial.arms.len()
+                )
+            })
+            .collect();
+        Err(ValidateError::Input(format!(
+            "the per-patient tables of the trials ({}) would need about {need:.2e} bytes of memory, more than the {free} bytes available; lower --patients",
+            sizes.join(", ")
+        )))
     }
 
     /// The usable targets this harness evaluates.

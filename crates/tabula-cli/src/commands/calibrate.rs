@@ -87,8 +87,10 @@ fn resolve(name: &str) -> Result<Problem, Failure> {
     }
     let file = format!("calibration/{}.toml", name.trim_end_matches(".toml"));
     if let Some(text) = catalog().data_file(&file) {
-        return Ok(load_problem_str(&format!("<builtin>/{file}"), text)?);
+        let display = tabula_model::library_source_name(catalog(), &file);
+        return Ok(load_problem_str(&display, text)?);
     }
+    crate::commands::refuse_non_file(path)?;
     let names = builtin_problems();
     let hint = tabula_model::error::did_you_mean(name, names.iter().map(String::as_str));
     input(format!(
@@ -106,6 +108,7 @@ fn fmt(x: f64) -> String {
 
 /// `tabula calibrate`.
 pub fn run(a: Args) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     if a.list {
         for n in builtin_problems() {
             match resolve(&n) {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use tabula_model::load_model_file;
 use tabula_scenario::load_scenario_file;
 
-use crate::exit::{input, CmdResult};
+use crate::exit::CmdResult;
 
 /// Arguments of `tabula check`.
 #[derive(clap::Args)]
@@ -16,13 +16,13 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> CmdResult {
-    let text = match std::fs::read_to_string(&a.file) {
-        Ok(t) => t,
-        Err(e) => return input(format!("cannot read {}: {e}", a.file.display())),
-    };
+    let text = tabula_model::read_text_file(&a.file)?;
     let is_scenario = text.lines().any(|l| l.trim() == "[scenario]");
     if is_scenario {
         let s = load_scenario_file(&a.file, crate::commands::catalog())?;
+        for w in s.warnings() {
+            eprintln!("warning: {w}");
+        }
         println!(
             "{}: scenario `{}` is valid: model `{}` ({} states, {} parameters), {} dose record(s), {} output times up to {} {}",
             a.file.display(),

@@ -67,6 +67,9 @@ fn sbml(a: SbmlArgs) -> CmdResult {
             }
         };
         if let Err(e) = sc.set_parameter(name, value) {
+            if sc.model.parameter_index(name).is_some() {
+                return input(format!("--param: {e}"));
+            }
             let hint = tabula_model::error::did_you_mean(
                 name,
                 sc.model.parameters.iter().map(|p| p.name.as_str()),

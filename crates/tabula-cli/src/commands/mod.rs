@@ -40,6 +40,7 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
         let name = name.trim_end_matches(".toml");
         return Ok(load_scenario(ScenarioRef::Builtin(name, text), catalog())?);
     }
+    refuse_non_file(path)?;
     let names: Vec<String> = catalog()
         .list(Kind::Scenario)
         .into_iter()
@@ -51,17 +52,69 @@ pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
     ))
 }
 
-/// A rayon pool with `threads` workers (all cores by default).
+/// Most worker threads per available core: more only adds memory and switching.
+const THREADS_PER_CORE: usize = 4;
+
+/// Refuses a path that exists but is not a regular file (a directory, a device such as
+/// `/dev/zero`) with the shared reader's message, rather than calling it an unknown name.
+pub fn refuse_non_file(path: &Path) -> Result<(), Failure> {
+    if path.exists() && !path.is_file() {
+        tabula_model::read_text_file(path)?;
+    }
+    Ok(())
+}
+
+/// A rayon pool with `threads` workers (all cores by default), at most [`THREADS_PER_CORE`]
+/// per available core (a larger request is capped, with a warning).
 pub fn pool(threads: Option<usize>) -> Result<rayon::ThreadPool, Failure> {
     let mut b = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = threads {
+    if let Some(mut n) = threads {
         if n == 0 {
             return input("--threads must be at least 1");
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let cap = THREADS_PER_CORE * cores;
+        if n > cap {
+            eprintln!(
+                "warning: --threads {n} capped at {cap} ({THREADS_PER_CORE} per available core, {cores} cores)"
+            );
+            n = cap;
         }
         b = b.num_threads(n);
     }
     b.build()
         .map_err(|e| Failure::Run(anyhow::anyhow!("cannot start worker threads: {e}")))
+}
+
+/// Free bytes on the file system that holds `dir` (or its nearest existing ancestor); `None`
+/// where unknown.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let existing = dir
+            .ancestors()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .find(|p| p.is_dir())?;
+        let c = std::ffi::CString::new(existing.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `c` is a valid NUL-terminated path and `s` a properly sized out-parameter.
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+            return None;
+        }
+        Some((s.f_bavail as u64).saturating_mul(s.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 /// Today's date (UTC) as YYYY-MM-DD.

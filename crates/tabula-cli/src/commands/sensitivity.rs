@@ -97,6 +97,9 @@ pub struct Args {
 
 /// `tabula sensitivity`.
 pub fn run(a: Args) -> CmdResult {
+    if !a.no_report {
+        crate::exit::check_out_dir(&a.out)?;
+    }
     if a.samples == 0 || a.trajectories < 2 || a.bootstrap == 0 {
         return input("--samples and --bootstrap must be at least 1, --trajectories at least 2");
     }
@@ -144,7 +147,9 @@ pub fn run(a: Args) -> CmdResult {
         }
     };
     let d = space.dim();
-    let n_base = a.samples.next_power_of_two();
+    let Some(n_base) = a.samples.checked_next_power_of_two() else {
+        return input(format!("--samples {} is too large", a.samples));
+    };
     let morris = matches!(a.method, Method::Morris | Method::Both).then(|| MorrisConfig {
         trajectories: a.trajectories,
         levels: a.levels,
@@ -158,12 +163,16 @@ pub fn run(a: Args) -> CmdResult {
         seed: a.seed,
         ..SobolConfig::default()
     });
-    let runs = morris.as_ref().map_or(0, |_| a.trajectories * (d + 1))
-        + sobol.as_ref().map_or(0, |_| n_base * (d + 2));
+    let settings = SensitivitySettings { morris, sobol };
+    settings.check_memory(d).map_err(failure)?;
+    let runs = settings
+        .morris
+        .as_ref()
+        .map_or(0, |_| a.trajectories * (d + 1))
+        + settings.sobol.as_ref().map_or(0, |_| n_base * (d + 2));
     let pool = pool(a.threads)?;
     let bar = bar(a.quiet, runs as u64, "simulations");
     let started = Instant::now();
-    let settings = SensitivitySettings { morris, sobol };
     let result = pool
         .install(|| analyse(&subject, &space, &settings, Some(&|| bar.inc(1))))
         .map_err(failure)?;

@@ -86,6 +86,7 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     let mut sc = resolve_scenario(&a.scenario)?;
     for p in &a.params {
         let Some((name, value)) = p.split_once('=') else {
@@ -100,6 +101,9 @@ pub fn run(a: Args) -> CmdResult {
             }
         };
         if let Err(e) = sc.set_parameter(name.trim(), value) {
+            if sc.model.parameter_index(name.trim()).is_some() {
+                return input(format!("--param: {e}"));
+            }
             let hint = tabula_model::error::did_you_mean(
                 name.trim(),
                 sc.model.parameters.iter().map(|p| p.name.as_str()),
@@ -129,6 +133,9 @@ pub fn run(a: Args) -> CmdResult {
         sc.options.atol = x;
     }
     sc.options.validate().map_err(Failure::Input)?;
+    for w in sc.warnings() {
+        eprintln!("warning: {w}");
+    }
 
     let started = Instant::now();
     let compiled = sc.compile();

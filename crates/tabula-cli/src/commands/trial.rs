@@ -116,6 +116,7 @@ fn resolve(name: &str) -> Result<(Trial, Option<String>), Failure> {
         let name = name.trim_end_matches(".toml");
         return Ok((load_trial(TrialRef::Builtin(name, text), catalog())?, None));
     }
+    crate::commands::refuse_non_file(path)?;
     let names: Vec<String> = catalog()
         .list(Kind::Trial)
         .into_iter()
@@ -127,8 +128,12 @@ fn resolve(name: &str) -> Result<(Trial, Option<String>), Failure> {
     ))
 }
 
+/// The command line, for provenance (arguments that are not UTF-8 are shown lossily).
 fn command_line() -> String {
-    std::env::args().collect::<Vec<_>>().join(" ")
+    std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn plots(p: PlotArg) -> Option<ImageFormat> {
@@ -148,6 +153,7 @@ fn format(f: TableFormatArg) -> Format {
 
 /// `tabula trial`.
 pub fn run(a: Args) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     let (mut trial, trial_path) = resolve(&a.trial)?;
     if let Some(n) = a.patients {
         if n == 0 || n > tabula_trial::rng::MAX_PATIENTS {
@@ -240,6 +246,17 @@ pub fn run(a: Args) -> CmdResult {
         progress: Some(&progress),
         ..RunOptions::default()
     };
+    let need = prepared.estimated_output_bytes(&options);
+    if let Some(free) = crate::commands::free_bytes(&dir) {
+        if need > free as f64 {
+            return input(format!(
+                "`patients` = {} per arm ({} arms) would write about {need:.2e} bytes of tables to {}, but only {free} bytes are free there; lower trial.patients (or --patients), or use --shard",
+                prepared.trial.patients,
+                prepared.trial.arms.len(),
+                dir.display()
+            ));
+        }
+    }
     let sim_started = Instant::now();
     let (run, paths) = pool
         .install(|| prepared.run_to_dir(&options, &out, &provenance))
@@ -324,8 +341,9 @@ pub struct MergeArgs {
 
 /// `tabula trial-merge`.
 pub fn merge(a: MergeArgs) -> CmdResult {
+    crate::exit::check_out_dir(&a.out)?;
     let manifest = a.shards[0].join("run.json");
-    let name = std::fs::read_to_string(&manifest)
+    let name = tabula_model::read_text_file(&manifest)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .and_then(|m| m["trial"].as_str().map(str::to_string));

@@ -144,6 +144,9 @@ fn list(targets: &[Target]) -> CmdResult {
 
 /// `tabula validate`.
 pub fn run(a: Args) -> CmdResult {
+    if !a.no_report {
+        crate::exit::check_out_dir(&a.out)?;
+    }
     check_patients(a.patients)?;
     let targets = load_targets(a.targets.as_deref(), &a.only)?;
     if a.list {
