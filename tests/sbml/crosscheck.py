@@ -113,7 +113,15 @@ def read_timecourse(path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
 
 def compare(a: np.ndarray, b: np.ndarray, rtol: float, floor: float, zero: float) -> tuple[float, float, int]:
     """(worst error / allowance, worst relative error where |value| >= 1e-3 x the series'
-    largest, index of the worst)."""
+    largest, index of the worst). Points where Tabula reports the output as undefined (`NaN`:
+    an output's `defined_if` condition fails, e.g. a share of a population below the detection
+    limit) are not compared; the SBML document has no such condition."""
+    defined = np.flatnonzero(np.isfinite(a))
+    if defined.size < a.size:
+        if defined.size == 0:
+            return 0.0, 0.0, 0
+        r, rel, i = compare(a[defined], b[defined], rtol, floor, zero)
+        return r, rel, int(defined[i])
     scale = float(np.max(np.abs(a))) if a.size else 0.0
     allowed = rtol * np.maximum(np.abs(a), np.abs(b)) + floor * scale + zero
     diff = np.abs(a - b)

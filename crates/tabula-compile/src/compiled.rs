@@ -118,6 +118,8 @@ pub struct CompiledModel {
     jac_cols: Vec<u32>,
     jac_slots: Vec<u32>,
     output_slots: Vec<u32>,
+    /// (output, condition slot): the output is `NaN` where its condition is zero.
+    defined_slots: Vec<(u32, u32)>,
     flux_slots: Vec<u32>,
 }
 
@@ -309,8 +311,9 @@ impl CompiledModel {
             }
         }
 
-        // Outputs, with residual error when requested.
+        // Outputs, with residual error when requested, and their conditions of definition.
         let mut output_slots = Vec::with_capacity(no);
+        let mut defined_slots: Vec<(u32, NodeId)> = Vec::new();
         for (i, o) in model.outputs.iter().enumerate() {
             let mut v = lw.lower(&o.expr);
             if let Some(err) = &o.error {
@@ -338,6 +341,10 @@ impl CompiledModel {
             }
             lw.output[i] = Some(v);
             output_slots.push(v);
+            if let Some((cond, _)) = &o.defined_if {
+                let c = lw.lower(cond);
+                defined_slots.push((i as u32, c));
+            }
         }
 
         let g = lw.g;
@@ -359,6 +366,7 @@ impl CompiledModel {
         let jac = tape_for(&g, &jac_slots, Class::Dynamic);
         let mut out_roots = output_slots.clone();
         out_roots.extend_from_slice(&flux_slots);
+        out_roots.extend(defined_slots.iter().map(|&(_, c)| c));
         let out = tape_for(&g, &out_roots, Class::Dynamic);
 
         let mut template = vec![0.0; g.nodes.len()];
@@ -394,6 +402,7 @@ impl CompiledModel {
                 };
                 let mut out_keep = set(&output_slots);
                 out_keep.extend(flux_slots.iter().copied());
+                out_keep.extend(defined_slots.iter().map(|&(_, c)| c));
                 let keep = [all(&setup), set(&rhs_slots), set(&jac_slots), out_keep];
                 crate::jit::compile(&[&setup, &rhs, &jac, &out], &keep).ok()
             }
@@ -422,6 +431,7 @@ impl CompiledModel {
             jac_cols,
             jac_slots,
             output_slots,
+            defined_slots,
             flux_slots,
         }
     }
@@ -635,6 +645,11 @@ impl CompiledModel {
         self.run(3, ws);
         for (o, &s) in out.iter_mut().zip(&self.output_slots) {
             *o = ws.slots[s as usize];
+        }
+        for &(i, c) in &self.defined_slots {
+            if ws.slots[c as usize] == 0.0 {
+                out[i as usize] = f64::NAN;
+            }
         }
     }
 

@@ -1087,12 +1087,22 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             },
         };
         cx.output_units[i] = Some(unit.clone());
+        let defined_if = match &o.defined_if {
+            Some((c, reason)) => {
+                match cx.resolve(c, Scope::Output, &format!("{field}.defined_if")) {
+                    Some((cond, _)) => Some((cond, reason.clone())),
+                    None => continue,
+                }
+            }
+            None => None,
+        };
         outputs_out.push(Output {
             name: o.name.clone(),
             expr,
             unit,
             description: o.description.clone(),
             error: o.error.clone(),
+            defined_if,
             origin: o.origin.loc(),
         });
     }

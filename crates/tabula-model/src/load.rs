@@ -133,6 +133,8 @@ pub(crate) struct RawOutput {
     pub unit: Option<SpannedStr>,
     pub description: String,
     pub error: Option<ErrorModel>,
+    /// A condition under which the output is defined, with the reason it is not otherwise.
+    pub defined_if: Option<(RawExpr, String)>,
 }
 
 pub(crate) struct RawInclude {
@@ -225,7 +227,15 @@ const STATE_KEYS: &[&str] = &[
 const INTERMEDIATE_KEYS: &[&str] = &["expr", "unit", "description", "note"];
 const FLUX_KEYS: &[&str] = &["from", "to", "rate", "description", "note"];
 const ROUTE_KEYS: &[&str] = &["state", "bioavailability", "description"];
-const OUTPUT_KEYS: &[&str] = &["expr", "unit", "description", "error", "note"];
+const OUTPUT_KEYS: &[&str] = &[
+    "expr",
+    "unit",
+    "description",
+    "error",
+    "note",
+    "defined_if",
+    "undefined_reason",
+];
 const ERROR_KEYS: &[&str] = &["additive", "proportional", "lower", "upper"];
 const INCLUDE_KEYS: &[&str] = &["module", "prefix", "set"];
 
@@ -670,12 +680,25 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             if !mr.name(name, &kspan, &path) {
                 continue;
             }
-            let (expr, unit, description, error) = match v.get_ref() {
+            let (expr, unit, description, error, defined_if) = match v.get_ref() {
                 DeValue::Table(_) => {
                     let Some(o) = mr.r.table(v, &path) else {
                         continue;
                     };
                     o.check_keys(&mut mr.r, OUTPUT_KEYS);
+                    let defined_if = mr.expr_field(&o, "defined_if", false).and_then(|c| {
+                        match o.str(&mut mr.r, "undefined_reason", false) {
+                            Some(r) => Some((c, r.text)),
+                            None => {
+                                mr.r.error(
+                                    &o.span,
+                                    &o.child("undefined_reason"),
+                                    "an output with `defined_if` needs `undefined_reason`: why it is missing when the condition fails",
+                                );
+                                None
+                            }
+                        }
+                    });
                     let error = o.sub(&mut mr.r, "error").map(|e| {
                         e.check_keys(&mut mr.r, ERROR_KEYS);
                         let additive = e.num(&mut mr.r, "additive", false).map_or(0.0, |x| x.0);
@@ -707,6 +730,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                         o.str(&mut mr.r, "unit", false),
                         mr.description(&o, true),
                         error,
+                        defined_if,
                     )
                 }
                 _ => {
@@ -722,6 +746,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                     unit,
                     description,
                     error,
+                    defined_if,
                 });
             }
         }

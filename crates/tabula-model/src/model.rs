@@ -217,8 +217,8 @@ pub struct Derived {
     /// What it is.
     pub description: String,
     /// Whether negative values are meaningful. Like a parameter, a derived quantity must be
-    /// >= 0 for a parameter set to be usable unless this is set (a rate constant computed from
-    /// a steady-state balance is negative when the balance cannot hold).
+    /// non-negative for a parameter set to be usable unless this is set (a rate constant
+    /// computed from a steady-state balance is negative when the balance cannot hold).
     pub allow_negative: bool,
     /// Where it was declared.
     pub origin: Location,
@@ -316,6 +316,9 @@ pub struct Output {
     pub description: String,
     /// Residual error, if any.
     pub error: Option<ErrorModel>,
+    /// A condition (non-zero: true) under which the output is defined, and the reason it is
+    /// missing (`NaN`) otherwise, e.g. a share of a population that has fallen below one cell.
+    pub defined_if: Option<(Expr, String)>,
     /// Where it was declared.
     pub origin: Location,
 }
