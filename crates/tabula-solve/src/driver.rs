@@ -304,18 +304,18 @@ impl Drive<SolverStats> for Loop<'_, '_> {
                 sink(times[k], &y, &mut system.workspace());
                 k += 1;
             }
-            // Integrate past the next breakpoint with free steps, sampling outputs strictly
-            // before it by interpolation, then interpolate back to the breakpoint itself.
+            // Integrate to the next breakpoint, sampling outputs strictly before it by
+            // interpolation inside each step.
             y_seg.copy_from_slice(&y);
             y_old.copy_from_slice(&y);
-            let mut t_old = t;
+            let mut t_cur = t;
             let mut trusted = true;
-            loop {
-                let t_new = stepper.step()?;
+            while t_cur < next {
+                let t_new = stepper.step(next)?;
                 count_step(t_new)?;
-                if t_new <= t_old {
+                if t_new <= t_cur {
                     return Err(SolveError::Solver {
-                        time: t_old,
+                        time: t_cur,
                         message: "the step size underflowed".into(),
                     });
                 }
@@ -333,26 +333,19 @@ impl Drive<SolverStats> for Loop<'_, '_> {
                 if !trusted {
                     break;
                 }
-                if t_new >= next - tol {
-                    if t_new <= next + tol {
-                        y.copy_from_slice(stepper.state());
-                    } else {
-                        stepper.interpolate(next, &mut y)?;
-                        trusted = plausible(&y, &y_old, stepper.state(), floor);
-                    }
-                    break;
-                }
+                t_cur = t_new;
                 // A non-negative state below its floor is projected back to zero.
-                if nonneg.iter().any(|&i| stepper.state()[i] < -floor[i]) {
+                if t_cur < next && nonneg.iter().any(|&i| stepper.state()[i] < -floor[i]) {
                     scratch.copy_from_slice(stepper.state());
                     clip(&mut scratch, nonneg);
-                    stepper.restart(t_new, &scratch, &u)?;
+                    stepper.restart(t_cur, &scratch, &u)?;
                     projections += 1;
                 }
                 y_old.copy_from_slice(stepper.state());
-                t_old = t_new;
             }
-            if !trusted {
+            if trusted {
+                y.copy_from_slice(stepper.state());
+            } else {
                 // The dense output of a step failed its plausibility check: integrate this
                 // segment again from its start, landing exactly on every output time left in
                 // it, so no value comes from interpolation.
@@ -366,7 +359,7 @@ impl Drive<SolverStats> for Loop<'_, '_> {
                         next
                     };
                     while t_cur < target - tol {
-                        let t_new = stepper.step_to(target)?;
+                        let t_new = stepper.step(target)?;
                         count_step(t_new)?;
                         if t_new <= t_cur {
                             return Err(SolveError::Solver {
@@ -542,11 +535,8 @@ mod tests {
         fn restart(&mut self, t: f64, y: &[f64], u: &[f64]) -> Result<(), SolveError> {
             self.inner.restart(t, y, u)
         }
-        fn step(&mut self) -> Result<f64, SolveError> {
-            self.inner.step()
-        }
-        fn step_to(&mut self, t_stop: f64) -> Result<f64, SolveError> {
-            self.inner.step_to(t_stop)
+        fn step(&mut self, t_stop: f64) -> Result<f64, SolveError> {
+            self.inner.step(t_stop)
         }
         fn interpolate(&mut self, t: f64, y: &mut [f64]) -> Result<(), SolveError> {
             self.inner.interpolate(t, y)?;
