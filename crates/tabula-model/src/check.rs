@@ -755,6 +755,7 @@ pub(crate) fn check(modules: Vec<RawModule>) -> Result<Model, ModelError> {
             range: p.range,
             note: p.note.clone(),
             allow_negative: p.allow_negative,
+            informed_by: p.informed_by.clone(),
             origin: p.origin.loc(),
         });
     }

@@ -79,6 +79,7 @@ pub(crate) struct RawParam {
     pub range: Option<(f64, f64)>,
     pub note: Option<String>,
     pub allow_negative: bool,
+    pub informed_by: Vec<String>,
 }
 
 pub(crate) struct RawDerived {
@@ -214,6 +215,7 @@ const PARAM_KEYS: &[&str] = &[
     "range",
     "note",
     "allow_negative",
+    "informed_by",
 ];
 const DERIVED_KEYS: &[&str] = &["expr", "unit", "description", "note", "allow_negative"];
 const STATE_KEYS: &[&str] = &[
@@ -462,6 +464,12 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
             };
             let note = p.str(&mut mr.r, "note", false).map(|s| s.text);
             let allow_negative = p.bool(&mut mr.r, "allow_negative").unwrap_or(false);
+            let informed_by = p
+                .str_array(&mut mr.r, "informed_by")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|s| s.text)
+                .collect();
             let (Some((value, value_span)), Some(unit)) = (value, unit) else {
                 continue;
             };
@@ -477,6 +485,7 @@ pub(crate) fn read_module(src: Arc<SourceFile>) -> Result<RawModule, ModelError>
                 range,
                 note,
                 allow_negative,
+                informed_by,
             });
         }
     }

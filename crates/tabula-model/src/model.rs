@@ -183,6 +183,10 @@ pub struct Parameter {
     pub note: Option<String>,
     /// Whether a negative value is allowed.
     pub allow_negative: bool,
+    /// The validation targets (ids such as `T27`) whose studies informed this value, by a
+    /// formal fit or by hand. `tabula validate` counts a target that informed any parameter as
+    /// a calibration target, not as independent evidence.
+    pub informed_by: Vec<String>,
     /// Where it was declared.
     pub origin: Location,
 }

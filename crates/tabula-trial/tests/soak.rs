@@ -244,7 +244,7 @@ fn soak_100k_patients() {
     let mut values = 0;
     let mut bounds = 0;
     for seed in [1, 2, 3] {
-        for (name, n) in [("sle_refractory", 4000), ("as_therapies", 1000)] {
+        for (name, n) in [("sle_refractory", 3500), ("as_therapies", 1000)] {
             let (p, v, b) = soak(name, n, seed);
             eprintln!("{name} seed {seed}: {p} patients, {v} values, {b} concentration bounds: 0 violations");
             patients += p;

@@ -28,6 +28,7 @@
 
 pub mod calibrate;
 mod error;
+pub mod provenance;
 mod read;
 pub mod report;
 pub mod rules;

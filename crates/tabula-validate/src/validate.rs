@@ -580,6 +580,20 @@ impl Harness {
         &self.targets
     }
 
+    /// The models of every arm of every trial this harness runs (one per distinct model).
+    pub fn models(&self) -> Vec<&tabula_model::Model> {
+        let mut out: Vec<&tabula_model::Model> = Vec::new();
+        for s in &self.slots {
+            for a in &s.trial.arms {
+                let m = &*a.scenario.model;
+                if !out.iter().any(|x| std::ptr::eq(*x, m)) {
+                    out.push(m);
+                }
+            }
+        }
+        out
+    }
+
     /// Total patient simulations of one evaluation (patients x arms, over every trial).
     pub fn patient_runs(&self) -> u64 {
         self.slots

@@ -83,6 +83,33 @@ fn every_builtin_target_reads_and_its_trial_resolves() {
         h.targets().len(),
         targets.iter().filter(|t| t.usable).count()
     );
+
+    // Every `informed_by` id of the models the validation runs names a target, and the
+    // provenance recorded in docs/evidence/provenance.md is there: most targets informed some
+    // parameter, and the studies no parameter cites stay independent.
+    let prov = tabula_validate::provenance::Provenance::new(h.models(), &targets);
+    assert!(
+        prov.unknown().is_empty(),
+        "unknown ids: {:?}",
+        prov.unknown()
+    );
+    use tabula_validate::provenance::Evidence;
+    let usable: Vec<_> = targets.iter().filter(|t| t.usable).collect();
+    let count = |e: Evidence| {
+        usable
+            .iter()
+            .filter(|t| prov.evidence(t, &targets) == e)
+            .count()
+    };
+    assert!(
+        count(Evidence::Calibration) >= 40,
+        "{}",
+        count(Evidence::Calibration)
+    );
+    assert!(count(Evidence::Independent) >= 1);
+    let t27 = targets.iter().find(|t| t.id == "T27").unwrap();
+    assert_eq!(prov.evidence(t27, &targets), Evidence::Calibration);
+    assert!(prov.parameters("T27").iter().any(|p| p.contains("beta_M")));
 }
 
 #[test]

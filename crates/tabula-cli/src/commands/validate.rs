@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tabula_output::{render_text, Column, Table, TextTableOptions};
+use tabula_validate::provenance::{Evidence, Provenance};
 use tabula_validate::report::{figure, html, markdown, result_word, results_table, tally_line};
 use tabula_validate::target::Target;
 use tabula_validate::validate::{
@@ -169,9 +170,37 @@ pub fn run(a: Args) -> CmdResult {
     let seconds = started.elapsed().as_secs_f64();
     let tally = Tally::of(&results);
 
-    let table = results_table(&results).map_err(failure)?;
+    // Which targets informed a parameter (`informed_by`): calibration vs independent evidence.
+    let provenance = Provenance::new(harness.models(), &targets);
+    if a.targets.is_none() && a.only.is_empty() {
+        if let Some((id, who)) = provenance.unknown().first() {
+            return input(format!(
+                "parameter {who}: informed_by names target \"{id}\", which no target file defines"
+            ));
+        }
+    }
+    let evidence: Vec<String> = results
+        .iter()
+        .map(|r| provenance.evidence(&r.target, &targets).name().to_string())
+        .collect();
+    let base = results_table(&results).map_err(failure)?;
+    let mut columns: Vec<(String, Column)> = base
+        .schema()
+        .columns()
+        .iter()
+        .map(|c| c.name.clone())
+        .zip(base.columns().iter().cloned())
+        .collect();
+    columns.insert(2, ("evidence".to_string(), Column::Str(evidence)));
+    let table = Table::from_columns(
+        columns
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.clone()))
+            .collect(),
+    )?;
     let keep = [
         "id",
+        "evidence",
         "quantity",
         "observed",
         "simulated",
@@ -238,6 +267,19 @@ pub fn run(a: Args) -> CmdResult {
                 a.out.display()
             );
         }
+    }
+    for (class, t) in provenance.tallies(&results, &targets) {
+        let what = match class {
+            Evidence::Calibration => "calibration targets (informed some parameter)",
+            Evidence::SameStudy => "same-study targets (their study informed some parameter)",
+            Evidence::Independent => "independent targets (their study informed no parameter)",
+        };
+        println!(
+            "{what}: {} of {} pass ({:.0}%)",
+            t.passed,
+            t.passed + t.failed,
+            100.0 * t.pass_rate()
+        );
     }
     println!("{}", tally_line(&tally));
     if a.strict && tally.failed > 0 {
