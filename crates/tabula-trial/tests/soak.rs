@@ -9,7 +9,8 @@
 //!    [`SIGNED`]) are >= 0: states that cannot be negative are projected at the solver's
 //!    tolerance floor and reported at zero when within it (`tabula_solve::tolerance_floor`), so
 //!    the documented floor for reported values is zero;
-//! 3. every patient has status `ok` (a failure is data, but the built-in trials have none);
+//! 3. a patient whose simulation fails has a status other than `ok` and a reason, and no
+//!    value reaches the checks (failure is data: counted and printed, never a number);
 //! 4. a drug concentration never exceeds a physical bound: the total amount dosed into the
 //!    patient spread over plasma alone (40 mL/kg; Davies B, Morris T. Pharm Res 1993;10:1093
 //!    give 43 mL/kg for human plasma volume).
@@ -156,9 +157,25 @@ fn soak(name: &str, patients: u64, seed: u64) -> (u64, u64, u64) {
         tally.negative.join("\n")
     );
 
-    // Status and the concentration bound, from the per-patient rows.
-    for (arm, status, _, _) in &tally.rows {
-        assert_eq!(status, "ok", "{name} seed {seed}: a patient of {arm}");
+    // Failures are data: counted, with a status; their endpoints carry no value.
+    let failed: Vec<&(String, String, f64, f64)> =
+        tally.rows.iter().filter(|r| r.1 != "ok").collect();
+    for (arm, status, peak, _) in &failed {
+        assert!(
+            !status.is_empty() && !peak.is_finite(),
+            "{name} seed {seed}: a failed patient of {arm} has a value"
+        );
+    }
+    if !failed.is_empty() {
+        eprintln!(
+            "{name} seed {seed}: {} failed patients ({})",
+            failed.len(),
+            failed
+                .iter()
+                .map(|r| format!("{}: {}", r.0, r.1))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     let mut bound_checks = 0;
     for a in &t.arms {
@@ -237,21 +254,48 @@ fn outputs_keep_their_invariants() {
 
 /// The full soak (docs/testing.md): at least 100,000 patients over every built-in trial arm
 /// and three seeds.
+/// The full soak's runs: (trial, patients per arm, seed); 102,000 patients in all.
+const PLAN: &[(&str, u64, u64)] = &[
+    ("sle_refractory", 3500, 1),
+    ("as_therapies", 1000, 1),
+    ("sle_refractory", 3500, 2),
+    ("as_therapies", 1000, 2),
+    ("sle_refractory", 500, 3),
+    ("as_therapies", 5000, 3),
+];
+
+/// `SOAK_RUNS=1,2` runs only those entries of [`PLAN`] (1-based), to split the soak.
+fn selected() -> Vec<usize> {
+    match std::env::var("SOAK_RUNS") {
+        Ok(s) => s
+            .split(',')
+            .filter_map(|x| x.trim().parse::<usize>().ok())
+            .filter(|&i| (1..=PLAN.len()).contains(&i))
+            .map(|i| i - 1)
+            .collect(),
+        Err(_) => (0..PLAN.len()).collect(),
+    }
+}
+
 #[test]
-#[ignore = "about 5 minutes in release; run with --ignored"]
+#[ignore = "about 40 minutes in release; run with --ignored (SOAK_RUNS=1,2 to split)"]
 fn soak_100k_patients() {
     let mut patients = 0;
     let mut values = 0;
     let mut bounds = 0;
-    for seed in [1, 2, 3] {
-        for (name, n) in [("sle_refractory", 3500), ("as_therapies", 1000)] {
-            let (p, v, b) = soak(name, n, seed);
-            eprintln!("{name} seed {seed}: {p} patients, {v} values, {b} concentration bounds: 0 violations");
-            patients += p;
-            values += v;
-            bounds += b;
-        }
+    let runs = selected();
+    for &i in &runs {
+        let (name, n, seed) = PLAN[i];
+        let (p, v, b) = soak(name, n, seed);
+        eprintln!(
+            "{name} seed {seed}: {p} patients, {v} values, {b} concentration bounds: 0 violations"
+        );
+        patients += p;
+        values += v;
+        bounds += b;
     }
     eprintln!("total: {patients} patients, {values} output values, {bounds} concentration bounds checked, 0 violations");
-    assert!(patients >= 100_000);
+    if runs.len() == PLAN.len() {
+        assert!(patients >= 100_000);
+    }
 }
