@@ -107,7 +107,9 @@ def read_timecourse(path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
             t = float(row["time"])
             if not times or t != times[-1]:
                 times.append(t)
-            series[row["observable"]].append(float(row["value"]))
+            # An empty cell is an output Tabula reports as undefined there (`defined_if`).
+            v = row["value"]
+            series[row["observable"]].append(float(v) if v != "" else float("nan"))
     return np.array(times), {k: np.array(v) for k, v in series.items()}
 
 
