@@ -5,7 +5,10 @@ use tabula_output::html::Report;
 use tabula_output::plot::{observed_vs_simulated, Interval, ValidationPlotOptions, ValidationRow};
 use tabula_output::{Column, Figure, Table};
 
+use std::collections::BTreeMap;
+
 use crate::error::Result;
+use crate::provenance::Evidence;
 use crate::validate::{Outcome, Tally, TargetResult};
 
 fn fmt(x: f64) -> String {
@@ -89,6 +92,51 @@ pub fn results_table(results: &[TargetResult]) -> Result<Table> {
     ])?)
 }
 
+/// [`results_table`] with an `evidence` column after `study`: calibration, same study or
+/// independent (see [`crate::provenance`]), one per result in order.
+pub fn results_table_with_evidence(
+    results: &[TargetResult],
+    evidence: &[Evidence],
+) -> Result<Table> {
+    let base = results_table(results)?;
+    let mut columns: Vec<(String, Column)> = base
+        .schema()
+        .columns()
+        .iter()
+        .map(|c| c.name.clone())
+        .zip(base.columns().iter().cloned())
+        .collect();
+    let words = evidence.iter().map(|e| e.name().to_string()).collect();
+    columns.insert(2, ("evidence".to_string(), Column::Str(words)));
+    Ok(Table::from_columns(
+        columns
+            .iter()
+            .map(|(n, c)| (n.as_str(), c.clone()))
+            .collect(),
+    )?)
+}
+
+/// One line per evidence class, e.g. `independent targets (their study informed no
+/// parameter): 4 of 6 pass (67%)`.
+pub fn evidence_lines(tallies: &BTreeMap<Evidence, Tally>) -> Vec<String> {
+    tallies
+        .iter()
+        .map(|(class, t)| {
+            let what = match class {
+                Evidence::Calibration => "calibration targets (informed some parameter)",
+                Evidence::SameStudy => "same-study targets (their study informed some parameter)",
+                Evidence::Independent => "independent targets (their study informed no parameter)",
+            };
+            format!(
+                "{what}: {} of {} pass ({:.0}%)",
+                t.passed,
+                t.passed + t.failed,
+                100.0 * t.pass_rate()
+            )
+        })
+        .collect()
+}
+
 /// The closing line: `N passed, M failed` (usable targets only).
 pub fn tally_line(t: &Tally) -> String {
     format!("{} passed, {} failed", t.passed, t.failed)
@@ -140,7 +188,13 @@ fn md_cell(s: &str) -> String {
 
 /// A Markdown report: metadata, the tally, one table row per target and the reasons of the
 /// targets that do not count.
-pub fn markdown(results: &[TargetResult], title: &str, metadata: &[(String, String)]) -> String {
+pub fn markdown(
+    results: &[TargetResult],
+    evidence: &[Evidence],
+    lines: &[String],
+    title: &str,
+    metadata: &[(String, String)],
+) -> String {
     let tally = Tally::of(results);
     let mut s = format!("# {title}\n\n");
     for (k, v) in metadata {
@@ -154,9 +208,21 @@ pub fn markdown(results: &[TargetResult], title: &str, metadata: &[(String, Stri
         fmt(100.0 * tally.pass_rate()),
         tally.not_usable
     ));
-    s.push_str("| Target | Study | Quantity | Observed | Simulated [interval] | Rule | Result |\n");
-    s.push_str("|---|---|---|---|---|---|---|\n");
-    for r in results.iter().filter(|r| r.passed().is_some()) {
+    for l in lines {
+        s.push_str(&format!("- {l}\n"));
+    }
+    if !lines.is_empty() {
+        s.push('\n');
+    }
+    s.push_str(
+        "| Target | Evidence | Study | Quantity | Observed | Simulated [interval] | Rule | Result |\n",
+    );
+    s.push_str("|---|---|---|---|---|---|---|---|\n");
+    for (r, e) in results
+        .iter()
+        .zip(evidence)
+        .filter(|(r, _)| r.passed().is_some())
+    {
         let t = &r.target;
         let (stat, _, lo, hi) = simulated(r);
         let sim = if stat.is_finite() {
@@ -165,8 +231,9 @@ pub fn markdown(results: &[TargetResult], title: &str, metadata: &[(String, Stri
             "—".to_string()
         };
         s.push_str(&format!(
-            "| {} | {} ({}) | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} ({}) | {} | {} | {} | {} | {} |\n",
             md_cell(&t.id),
+            e.name(),
             md_cell(&t.study.name),
             md_cell(&t.study.source),
             md_cell(&t.quantity),
@@ -215,6 +282,8 @@ pub fn markdown(results: &[TargetResult], title: &str, metadata: &[(String, Stri
 /// An HTML page with the same content as [`markdown`] and the figure.
 pub fn html(
     results: &[TargetResult],
+    evidence: &[Evidence],
+    lines: &[String],
     title: &str,
     metadata: &[(String, String)],
     figure: Option<&Figure>,
@@ -224,15 +293,19 @@ pub fn html(
     for (k, v) in metadata {
         report.metadata(k.clone(), v.clone());
     }
-    report
-        .section("Summary")
-        .paragraph(format!(
-            "{} — pass rate {}% of usable targets; {} targets do not count.",
-            tally_line(&tally),
-            fmt(100.0 * tally.pass_rate()),
-            tally.not_usable
-        ))
-        .table(&results_table(results)?, Some("One row per target."));
+    let sec = report.section("Summary").paragraph(format!(
+        "{} — pass rate {}% of usable targets; {} targets do not count.",
+        tally_line(&tally),
+        fmt(100.0 * tally.pass_rate()),
+        tally.not_usable
+    ));
+    for l in lines {
+        sec.paragraph(l.clone());
+    }
+    sec.table(
+        &results_table_with_evidence(results, evidence)?,
+        Some("One row per target; evidence: whether the target informed a parameter."),
+    );
     if let Some(f) = figure {
         report.section("Observed vs simulated").figure(
             f,

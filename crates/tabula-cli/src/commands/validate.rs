@@ -6,7 +6,9 @@ use std::time::Instant;
 use indicatif::{ProgressBar, ProgressStyle};
 use tabula_output::{render_text, Column, Table, TextTableOptions};
 use tabula_validate::provenance::{Evidence, Provenance};
-use tabula_validate::report::{figure, html, markdown, result_word, results_table, tally_line};
+use tabula_validate::report::{
+    evidence_lines, figure, html, markdown, result_word, results_table_with_evidence, tally_line,
+};
 use tabula_validate::target::Target;
 use tabula_validate::validate::{
     builtin_targets, select, targets_from_path, with_unusable, Harness, Overrides, Settings, Tally,
@@ -179,25 +181,12 @@ pub fn run(a: Args) -> CmdResult {
             ));
         }
     }
-    let evidence: Vec<String> = results
+    let evidence: Vec<Evidence> = results
         .iter()
-        .map(|r| provenance.evidence(&r.target, &targets).name().to_string())
+        .map(|r| provenance.evidence(&r.target, &targets))
         .collect();
-    let base = results_table(&results).map_err(failure)?;
-    let mut columns: Vec<(String, Column)> = base
-        .schema()
-        .columns()
-        .iter()
-        .map(|c| c.name.clone())
-        .zip(base.columns().iter().cloned())
-        .collect();
-    columns.insert(2, ("evidence".to_string(), Column::Str(evidence)));
-    let table = Table::from_columns(
-        columns
-            .iter()
-            .map(|(n, c)| (n.as_str(), c.clone()))
-            .collect(),
-    )?;
+    let lines = evidence_lines(&provenance.tallies(&results, &targets));
+    let table = results_table_with_evidence(&results, &evidence).map_err(failure)?;
     let keep = [
         "id",
         "evidence",
@@ -248,7 +237,7 @@ pub fn run(a: Args) -> CmdResult {
         let fig = figure(&results, "Observed vs simulated").map_err(failure)?;
         tabula_output::write_atomic(
             a.out.join("validation.md"),
-            markdown(&results, title, &metadata).as_bytes(),
+            markdown(&results, &evidence, &lines, title, &metadata).as_bytes(),
         )?;
         table.write_as(
             a.out.join("validation.csv"),
@@ -257,7 +246,7 @@ pub fn run(a: Args) -> CmdResult {
         if let Some(f) = &fig {
             f.save(a.out.join("validation.svg"))?;
         }
-        html(&results, title, &metadata, fig.as_ref())
+        html(&results, &evidence, &lines, title, &metadata, fig.as_ref())
             .map_err(failure)?
             .write(a.out.join("validation.html"))?;
         if !a.quiet {
@@ -268,18 +257,8 @@ pub fn run(a: Args) -> CmdResult {
             );
         }
     }
-    for (class, t) in provenance.tallies(&results, &targets) {
-        let what = match class {
-            Evidence::Calibration => "calibration targets (informed some parameter)",
-            Evidence::SameStudy => "same-study targets (their study informed some parameter)",
-            Evidence::Independent => "independent targets (their study informed no parameter)",
-        };
-        println!(
-            "{what}: {} of {} pass ({:.0}%)",
-            t.passed,
-            t.passed + t.failed,
-            100.0 * t.pass_rate()
-        );
+    for l in &lines {
+        println!("{l}");
     }
     println!("{}", tally_line(&tally));
     if a.strict && tally.failed > 0 {
