@@ -288,12 +288,20 @@ impl Drive<SolverStats> for Loop<'_, '_> {
         let mut steps = 0usize;
         let mut projections = 0usize;
         let mut fallbacks = 0usize;
-        let mut count_step = |t_new: f64| {
+        // Counts a step from `t_cur` to `t_new` against the budget; a step that did not advance
+        // means the step size underflowed.
+        let mut count_step = |t_cur: f64, t_new: f64| {
             steps += 1;
             if steps > sim.options.max_steps {
                 return Err(SolveError::TooManySteps {
                     max_steps: sim.options.max_steps,
                     time: t_new,
+                });
+            }
+            if t_new <= t_cur {
+                return Err(SolveError::Solver {
+                    time: t_cur,
+                    message: "the step size underflowed".into(),
                 });
             }
             Ok(())
@@ -312,13 +320,7 @@ impl Drive<SolverStats> for Loop<'_, '_> {
             let mut trusted = true;
             while t_cur < next {
                 let t_new = stepper.step(next)?;
-                count_step(t_new)?;
-                if t_new <= t_cur {
-                    return Err(SolveError::Solver {
-                        time: t_cur,
-                        message: "the step size underflowed".into(),
-                    });
-                }
+                count_step(t_cur, t_new)?;
                 check_finite(model, t_new, stepper.state())?;
                 while k < times.len() && times[k] < next - tol && times[k] <= t_new {
                     stepper.interpolate(times[k], &mut scratch)?;
@@ -360,13 +362,7 @@ impl Drive<SolverStats> for Loop<'_, '_> {
                     };
                     while t_cur < target - tol {
                         let t_new = stepper.step(target)?;
-                        count_step(t_new)?;
-                        if t_new <= t_cur {
-                            return Err(SolveError::Solver {
-                                time: t_cur,
-                                message: "the step size underflowed".into(),
-                            });
-                        }
+                        count_step(t_cur, t_new)?;
                         t_cur = t_new;
                     }
                     check_finite(model, target, stepper.state())?;
