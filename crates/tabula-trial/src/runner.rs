@@ -465,15 +465,23 @@ impl PreparedTrial {
     /// Replaces a parameter's typical value in every arm whose model has it; an error if no
     /// arm has it. (For calibration: the compiled models are reused.)
     pub fn set_typical(&mut self, name: &str, value: f64) -> Result<()> {
-        if !value.is_finite() {
-            return Err(TrialError::Input(format!(
-                "typical value of `{name}` must be finite"
-            )));
-        }
+        self.map_typical(name, |_, _| value)
+    }
+
+    /// Replaces a parameter's typical value arm by arm: `value(arm, current)` is the new value
+    /// in arm `arm` (for arms whose model has it); an error if no arm has it or a value is not
+    /// finite.
+    pub fn map_typical(&mut self, name: &str, value: impl Fn(usize, f64) -> f64) -> Result<()> {
         let mut n = 0;
-        for a in &mut self.trial.arms {
+        for (k, a) in self.trial.arms.iter_mut().enumerate() {
             if let Some(i) = a.scenario.model.parameter_index(name) {
-                a.scenario.parameters[i] = value;
+                let v = value(k, a.scenario.parameters[i]);
+                if !v.is_finite() {
+                    return Err(TrialError::Input(format!(
+                        "typical value of `{name}` must be finite"
+                    )));
+                }
+                a.scenario.parameters[i] = v;
                 n += 1;
             }
         }

@@ -16,6 +16,9 @@
 //! calibration problem --calibrate--> residual per target (|z| <= 1 iff its rule passes)
 //!        + time-course residuals --> CMA-ES, then Nelder-Mead (tabula-fit) --> identifiability
 //!
+//! knock-outs (library/validation/knockouts.toml) --knockout--> the same evaluation with one
+//!        mechanism disabled: which targets break, and whether those biology says must break did
+//!
 //! scenario + endpoint + factor ranges --sensitivity--> Morris and Sobol indices (tabula-fit)
 //! ```
 //!
@@ -28,6 +31,7 @@
 
 pub mod calibrate;
 mod error;
+pub mod knockout;
 pub mod provenance;
 mod read;
 pub mod report;

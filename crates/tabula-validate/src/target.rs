@@ -369,8 +369,57 @@ pub struct Target {
     pub rule: Option<Rule>,
     /// Caveats, translation of a qualitative statement, design approximations.
     pub note: String,
+    /// What kind of outcome it is (`None` when the file does not say).
+    pub class: Option<OutcomeClass>,
     /// Where the target is written.
     pub location: Location,
+}
+
+/// The kind of outcome a target compares, for the coverage table: which evidence the model
+/// has for depletion, reconstitution, efficacy, durability, safety and exposure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OutcomeClass {
+    /// Exposure: drug concentrations, CAR-T expansion and persistence in blood.
+    Kinetics,
+    /// How deep, how fast and where target cells are removed.
+    Depletion,
+    /// How and when B cells, immunoglobulins and other cells come back.
+    Reconstitution,
+    /// Disease activity, response and remission at a landmark.
+    Efficacy,
+    /// Remission kept or lost over a year and more; relapse.
+    Durability,
+    /// Cytokine release, neurotoxicity, infections, cytopenias, anti-drug antibodies.
+    Safety,
+}
+
+impl OutcomeClass {
+    /// Every class, in the order of the coverage table.
+    pub const ALL: [OutcomeClass; 6] = [
+        OutcomeClass::Kinetics,
+        OutcomeClass::Depletion,
+        OutcomeClass::Reconstitution,
+        OutcomeClass::Efficacy,
+        OutcomeClass::Durability,
+        OutcomeClass::Safety,
+    ];
+
+    /// The name used in target files (`class = "depletion"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OutcomeClass::Kinetics => "kinetics",
+            OutcomeClass::Depletion => "depletion",
+            OutcomeClass::Reconstitution => "reconstitution",
+            OutcomeClass::Efficacy => "efficacy",
+            OutcomeClass::Durability => "durability",
+            OutcomeClass::Safety => "safety",
+        }
+    }
+
+    /// Reads a class name.
+    pub fn parse(name: &str) -> Option<OutcomeClass> {
+        OutcomeClass::ALL.into_iter().find(|c| c.name() == name)
+    }
 }
 
 const ROOT: &[&str] = &["study", "target"];
@@ -396,6 +445,7 @@ const TARGET: &[&str] = &[
     "observed",
     "rule",
     "note",
+    "class",
 ];
 const OBSERVED: &[&str] = &[
     "value", "mean", "median", "sd", "lower", "upper", "spread", "events", "n", "unit", "text",
@@ -547,6 +597,22 @@ fn parse_targets(src: &SourceFile, base_dir: Option<PathBuf>) -> Result<Vec<Targ
                 None
             }
         };
+        let class = t.str(&mut r, "class", false).and_then(|c| {
+            let parsed = OutcomeClass::parse(&c.text);
+            if parsed.is_none() {
+                let names: Vec<&str> = OutcomeClass::ALL.iter().map(|c| c.name()).collect();
+                r.error(
+                    &c.span,
+                    &t.child("class"),
+                    format!(
+                        "unknown outcome class \"{}\"; expected one of: {}",
+                        c.text,
+                        names.join(", ")
+                    ),
+                );
+            }
+            parsed
+        });
         let design = design(&mut r, t, usable, base_dir.clone());
         let responder = t.sub(&mut r, "responder").and_then(|c| {
             c.check_keys(&mut r, CONDITION);
@@ -578,6 +644,7 @@ fn parse_targets(src: &SourceFile, base_dir: Option<PathBuf>) -> Result<Vec<Targ
                 .str(&mut r, "note", false)
                 .map(|s| s.text)
                 .unwrap_or_default(),
+            class,
             location: src.location(t.span.start),
         });
     }

@@ -43,6 +43,9 @@ pub struct Overrides {
     pub typical: Vec<(String, f64)>,
     /// `(population variable, omega or SD)`.
     pub variability: Vec<(String, f64)>,
+    /// `(parameter, factor)`: the typical value in each arm's model times the factor (for
+    /// mechanism knock-outs; applied after `typical`).
+    pub scale: Vec<(String, f64)>,
 }
 
 impl Overrides {
@@ -51,6 +54,7 @@ impl Overrides {
             .iter()
             .map(|(n, _)| format!("t:{n}"))
             .chain(self.variability.iter().map(|(n, _)| format!("v:{n}")))
+            .chain(self.scale.iter().map(|(n, _)| format!("s:{n}")))
             .collect()
     }
 }
@@ -692,6 +696,23 @@ impl Harness {
                             .any(|a| a.scenario.model.parameter_index(n).is_some());
                         if has {
                             p.set_typical(n, *v)?;
+                        }
+                    }
+                    for (n, f) in &overrides.scale {
+                        // From the file's values, not the pooled trial's (already scaled).
+                        let base: Vec<Option<f64>> = slot
+                            .trial
+                            .arms
+                            .iter()
+                            .map(|a| {
+                                a.scenario
+                                    .model
+                                    .parameter_index(n)
+                                    .map(|i| a.scenario.parameters[i])
+                            })
+                            .collect();
+                        if base.iter().any(Option::is_some) {
+                            p.map_typical(n, |arm, _| base[arm].unwrap_or(0.0) * f)?;
                         }
                     }
                     for (n, v) in &overrides.variability {

@@ -307,3 +307,64 @@ fn a_calibration_is_the_same_for_any_thread_count() {
     };
     assert_eq!(fit(1), fit(3));
 }
+
+/// The mechanism knock-outs break what biology says they must: every expected target that
+/// passes with the intact model fails with the knock-out, except the gaps the file declares
+/// (known deficiencies of the model), and no declared gap has started to break (the file must
+/// then drop it). Every parameter a knock-out changes exists in some built-in model.
+#[test]
+fn knockouts_break_what_biology_says_they_must() {
+    use tabula_validate::knockout;
+    let catalog = Catalog::builtin();
+    let targets = builtin_targets(&catalog).unwrap();
+    let ks = knockout::builtin_knockouts(&catalog).unwrap();
+    let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+    knockout::check_targets(&ks, &ids).unwrap();
+    let names = [
+        "car_t_killing_div80",
+        "car_t_expansion_div10",
+        "no_lymphodepletion",
+        "tce_killing_div10",
+        "no_autoantibody_activity",
+        "no_bcma_coverage",
+    ];
+    for n in names {
+        assert!(ks.iter().any(|k| k.name == n), "knock-out {n} is missing");
+    }
+    // Parameters of every built-in model (prefixed instances included).
+    let mut parameters = std::collections::BTreeSet::new();
+    for (name, text) in tabula_library::list(tabula_library::Kind::Model) {
+        if let Ok(m) = tabula_model::load_model_str(name, text, &catalog) {
+            parameters.extend(m.parameters.iter().map(|p| p.name.clone()));
+        }
+    }
+    for k in &ks {
+        for (p, _) in &k.changes {
+            assert!(
+                parameters.contains(p),
+                "{}: no built-in model has `{p}`",
+                k.name
+            );
+        }
+    }
+    let usable: Vec<Target> = targets.iter().filter(|t| t.usable).cloned().collect();
+    let h = Harness::new(&usable, &catalog, &Settings::default()).unwrap();
+    let baseline = h.evaluate(&Overrides::default(), None);
+    let results = knockout::run(&h, &baseline, &ks, None);
+    let lines = knockout::summary_lines(&results);
+    for r in &results {
+        assert!(
+            r.as_expected(),
+            "{}: missed {:?}, stale gaps {:?}\n{}",
+            r.knockout.name,
+            r.unmet(),
+            r.stale_gaps(),
+            lines.join("\n")
+        );
+        assert!(
+            !r.broke().is_empty(),
+            "{} breaks nothing: the validation cannot see it",
+            r.knockout.name
+        );
+    }
+}

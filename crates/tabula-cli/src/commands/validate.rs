@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tabula_output::{render_text, Column, Table, TextTableOptions};
+use tabula_validate::knockout::{self, Knockout, KnockoutResult};
 use tabula_validate::provenance::{Evidence, Provenance};
 use tabula_validate::report::{
     evidence_lines, figure, html, markdown, result_word, results_table_with_evidence, tally_line,
@@ -27,10 +28,14 @@ one row per target and ends with `N passed, M failed` (usable targets only). Wri
   validation.md, validation.html   the report (table, observed-vs-simulated figure, details)
   validation.csv                   one row per target
   validation.svg                   observed vs simulated
+With --knockouts, also runs every mechanism knock-out (library/validation/knockouts.toml: CAR-T
+killing / 80, no lymphodepletion, ...) and reports which targets each one breaks, against the
+targets biology says it must break (knockouts.md, knockouts.csv).
 
 Examples:
   tabula validate
   tabula validate --only T01 --only T02 --patients 100
+  tabula validate --knockouts
   tabula validate --targets my_targets/ --strict
   tabula validate --list")]
 pub struct Args {
@@ -58,6 +63,12 @@ pub struct Args {
     /// List the targets and exit.
     #[arg(long)]
     pub list: bool,
+    /// Also run the mechanism knock-outs and report which targets each breaks.
+    #[arg(long)]
+    pub knockouts: bool,
+    /// A knock-out file to use instead of the built-in one (implies --knockouts).
+    #[arg(long, value_name = "FILE")]
+    pub knockout_file: Option<PathBuf>,
     /// Do not write the report files.
     #[arg(long)]
     pub no_report: bool,
@@ -117,6 +128,30 @@ pub fn load_targets(path: Option<&Path>, only: &[String]) -> Result<Vec<Target>,
     select(all, only).map_err(failure)
 }
 
+/// The knock-outs to run: a file, or the built-in ones; every target they name must exist
+/// among the targets of this run (all of them for the built-in set).
+fn load_knockouts(
+    path: Option<&Path>,
+    targets: &[Target],
+    check: bool,
+) -> Result<Vec<Knockout>, Failure> {
+    let ks = match path {
+        Some(p) => {
+            if !p.is_file() {
+                return input(format!("no knock-out file {}", p.display()));
+            }
+            knockout::load_knockouts_file(p)
+        }
+        None => knockout::builtin_knockouts(catalog()),
+    }
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    if check {
+        let ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+        knockout::check_targets(&ks, &ids).map_err(|e| Failure::Input(e.to_string()))?;
+    }
+    Ok(ks)
+}
+
 fn list(targets: &[Target]) -> CmdResult {
     let col = |f: &dyn Fn(&Target) -> String| Column::Str(targets.iter().map(f).collect());
     let t = Table::from_columns(vec![
@@ -155,6 +190,15 @@ pub fn run(a: Args) -> CmdResult {
     if a.list {
         return list(&targets);
     }
+    let knockouts = if a.knockouts || a.knockout_file.is_some() {
+        Some(load_knockouts(
+            a.knockout_file.as_deref(),
+            &targets,
+            a.only.is_empty(),
+        )?)
+    } else {
+        None
+    };
     let pool = pool(a.threads)?;
     let settings = Settings {
         patients: a.patients,
@@ -169,6 +213,16 @@ pub fn run(a: Args) -> CmdResult {
     let evaluated = pool.install(|| harness.evaluate(&Overrides::default(), Some(&progress)));
     let results = with_unusable(&targets, evaluated);
     bar.finish_and_clear();
+    let knocked: Option<Vec<KnockoutResult>> = knockouts.as_ref().map(|ks| {
+        let kbar = crate::commands::validate::bar(a.quiet, ks.len() as u64, "knock-outs");
+        let progress = |i: usize, _n: usize, k: &Knockout| {
+            kbar.set_position(i as u64);
+            kbar.set_message(k.title.clone());
+        };
+        let out = pool.install(|| knockout::run(&harness, &results, ks, Some(&progress)));
+        kbar.finish_and_clear();
+        out
+    });
     let seconds = started.elapsed().as_secs_f64();
     let tally = Tally::of(&results);
 
@@ -249,18 +303,54 @@ pub fn run(a: Args) -> CmdResult {
         html(&results, &evidence, &lines, title, &metadata, fig.as_ref())
             .map_err(failure)?
             .write(a.out.join("validation.html"))?;
+        if let Some(k) = &knocked {
+            tabula_output::write_atomic(
+                a.out.join("knockouts.md"),
+                knockout::markdown(k).as_bytes(),
+            )?;
+            knockout::table(k)
+                .map_err(failure)?
+                .write_as(a.out.join("knockouts.csv"), tabula_output::TableFormat::Csv)?;
+        }
         if !a.quiet {
             println!(
-                "\n{} targets in {seconds:.1} s; wrote {}/validation.{{md,html,csv,svg}}",
+                "\n{} targets in {seconds:.1} s; wrote {}/validation.{{md,html,csv,svg}}{}",
                 results.len(),
-                a.out.display()
+                a.out.display(),
+                if knocked.is_some() {
+                    " and knockouts.{md,csv}"
+                } else {
+                    ""
+                }
             );
         }
+    }
+    if let Some(k) = &knocked {
+        println!(
+            "\nMechanism knock-outs (targets that pass without the knock-out and fail with it):"
+        );
+        for l in knockout::summary_lines(k) {
+            println!("  {l}");
+        }
+        println!();
     }
     for l in &lines {
         println!("{l}");
     }
     println!("{}", tally_line(&tally));
+    if let Some(k) = &knocked {
+        let off: Vec<&str> = k
+            .iter()
+            .filter(|r| !r.as_expected())
+            .map(|r| r.knockout.name.as_str())
+            .collect();
+        if a.strict && !off.is_empty() {
+            return Err(Failure::Run(anyhow::anyhow!(
+                "knock-outs that did not break what they must (--strict): {}",
+                off.join(", ")
+            )));
+        }
+    }
     if a.strict && tally.failed > 0 {
         return Err(Failure::Run(anyhow::anyhow!(
             "{} of {} usable targets failed (--strict)",
