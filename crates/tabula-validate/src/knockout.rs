@@ -593,6 +593,7 @@ known_gaps = [{ target = "T3", reason = "the disease is bistable" }]
                 read: String::new(),
                 population: String::new(),
                 regimen: String::new(),
+                overlaps: Vec::new(),
                 file: String::new(),
             }),
             quantity: String::new(),

@@ -6,7 +6,8 @@
 //! * a **calibration** target when some parameter lists it: reproducing it shows that the
 //!   calibration worked, not that the model predicts;
 //! * a **same-study** target when no parameter lists it but one lists another target of the
-//!   same study (the same cohort informed the model);
+//!   same study, or of a study whose patients its study contains (`overlaps` in the target
+//!   file: a pooled analysis or a longer follow-up of a cohort that informed the model);
 //! * an **independent** target when no parameter lists any target of its study.
 //!
 //! `tabula validate` reports the pass rate of each class apart (`docs/validation.md`).
@@ -23,7 +24,8 @@ use crate::validate::{Tally, TargetResult};
 pub enum Evidence {
     /// A parameter was set against this target.
     Calibration,
-    /// A parameter was set against another target of the same study.
+    /// A parameter was set against another target of the same study, or of a study whose
+    /// patients this study contains.
     SameStudy,
     /// No parameter was set against any target of this study.
     Independent,
@@ -88,9 +90,12 @@ impl Provenance {
         if self.informed.contains_key(&target.id) {
             return Evidence::Calibration;
         }
+        let related = |name: &str| {
+            name == target.study.name || target.study.overlaps.iter().any(|o| o == name)
+        };
         let same_study = all
             .iter()
-            .any(|t| t.study.name == target.study.name && self.informed.contains_key(&t.id));
+            .any(|t| related(&t.study.name) && self.informed.contains_key(&t.id));
         if same_study {
             Evidence::SameStudy
         } else {

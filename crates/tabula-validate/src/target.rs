@@ -30,6 +30,9 @@ pub struct Study {
     pub population: String,
     /// What they received.
     pub regimen: String,
+    /// Studies whose patients this one contains (a pooled analysis, a follow-up of an earlier
+    /// cohort): evidence from it is not independent of theirs.
+    pub overlaps: Vec<String>,
     /// The file the study was read from.
     pub file: String,
 }
@@ -430,6 +433,7 @@ const STUDY: &[&str] = &[
     "read",
     "population",
     "regimen",
+    "overlaps",
 ];
 const TARGET: &[&str] = &[
     "id",
@@ -527,6 +531,12 @@ fn parse_targets(src: &SourceFile, base_dir: Option<PathBuf>) -> Result<Vec<Targ
         read: text(&mut r, "read", true),
         population: text(&mut r, "population", false),
         regimen: text(&mut r, "regimen", false),
+        overlaps: st
+            .str_array(&mut r, "overlaps")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| s.text)
+            .collect(),
         file: src.name.to_string(),
     });
     let tables = r.table_array(&root, "target");

@@ -65,8 +65,18 @@ fn every_builtin_target_reads_and_its_trial_resolves() {
     let catalog = Catalog::builtin();
     let targets = builtin_targets(&catalog).unwrap();
     assert!(targets.len() >= 60, "{} targets", targets.len());
+    let studies: std::collections::BTreeSet<&str> =
+        targets.iter().map(|t| t.study.name.as_str()).collect();
     for t in &targets {
         assert!(!t.study.source.is_empty(), "{} has no source", t.id);
+        assert!(t.class.is_some(), "{} has no outcome class", t.id);
+        for o in &t.study.overlaps {
+            assert!(
+                studies.contains(o.as_str()),
+                "{}: overlaps unknown study {o}",
+                t.id
+            );
+        }
         if t.usable {
             assert!(t.rule.is_some() && t.design.is_some(), "{}", t.id);
         } else {
