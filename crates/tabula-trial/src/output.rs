@@ -82,6 +82,31 @@ pub struct Provenance {
     /// The trial file's canonical path, when it is a file (to resolve its scenarios when
     /// shards are merged).
     pub trial_path: Option<String>,
+    /// What the validation says of each arm's therapy: `(arm, [(line, validated)])`, from the
+    /// validation's coverage (empty when not known). Shown in the summary and the report.
+    pub validation: Vec<(String, Vec<(String, bool)>)>,
+}
+
+/// The validation status lines of a run ("Validation status" block of summary.txt); empty
+/// when no arm has any.
+pub fn validation_text(p: &Provenance) -> String {
+    let lines: Vec<String> = p
+        .validation
+        .iter()
+        .flat_map(|(arm, ls)| {
+            ls.iter().map(move |(l, ok)| {
+                format!("  {}{arm}: {l}", if *ok { "" } else { "NOT VALIDATED  " })
+            })
+        })
+        .collect();
+    if lines.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "\nValidation status of each arm's therapy:\n{}\n",
+            lines.join("\n")
+        )
+    }
 }
 
 /// A sink streaming the per-patient table and time courses to files.
@@ -853,7 +878,12 @@ pub fn write_results(
     put(
         &mut written,
         dir.join("summary.txt"),
-        summary_text(trial, &summaries)?.as_bytes(),
+        format!(
+            "{}{}",
+            summary_text(trial, &summaries)?,
+            validation_text(provenance)
+        )
+        .as_bytes(),
     )?;
     let ext = opts.format.extension();
     if let Some(b) = &run.bands {
@@ -907,6 +937,10 @@ pub fn manifest(trial: &Trial, run: &TrialRun, p: &Provenance, opts: &OutputOpti
         "wall_seconds": p.seconds,
         "trial_ref": p.trial_ref,
         "trial_path": p.trial_path,
+        "validation": p.validation.iter().map(|(arm, ls)| json!({
+            "arm": arm,
+            "status": ls.iter().map(|(l, ok)| json!({"text": l, "validated": ok})).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
         "trial": trial.name,
         "trial_source": trial.source_name,
         "trial_text": trial.source_text,

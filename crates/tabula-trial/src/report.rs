@@ -100,6 +100,21 @@ pub fn build(
         r.metadata("Shard", format!("{}/{}", run.shard.index, run.shard.count));
     }
 
+    // What the validation says of each arm's therapy, before any number is read.
+    if !p.validation.is_empty() {
+        r.section("Validation status");
+        for (arm, lines) in &p.validation {
+            for (line, ok) in lines {
+                let kind = if *ok {
+                    NoteKind::Info
+                } else {
+                    NoteKind::Warning
+                };
+                r.note(kind, format!("{arm}: {line}"));
+            }
+        }
+    }
+
     // Key results.
     r.section("Key results");
     r.paragraph(format!(

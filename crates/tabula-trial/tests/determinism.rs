@@ -95,6 +95,7 @@ fn trial_merge_of_shard_directories_reproduces_the_unsharded_files() {
     let out = tempfile::tempdir().unwrap();
     let prov = Provenance {
         trial_path: Some(trial_path(d.path()).display().to_string()),
+        validation: Vec::new(),
         ..Provenance::default()
     };
     let opts = |dir: &str| OutputOptions {

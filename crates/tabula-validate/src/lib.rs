@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod calibrate;
+pub mod coverage;
 mod error;
 pub mod knockout;
 pub mod provenance;

@@ -606,6 +606,14 @@ impl Harness {
             .sum()
     }
 
+    /// The trial arm that reproduces usable target `i` (in the order of [`Harness::targets`]).
+    pub fn arm_of(&self, i: usize) -> Option<&tabula_trial::spec::Arm> {
+        let t = self.targets.get(i)?;
+        let d = t.design.as_ref()?;
+        let trial = &self.slots[self.slot_of[i]].trial;
+        trial.arm(&d.arm).map(|a| &trial.arms[a])
+    }
+
     /// Names of the trials, in the order they are run.
     pub fn trial_names(&self) -> Vec<String> {
         self.slots.iter().map(|s| s.label.clone()).collect()

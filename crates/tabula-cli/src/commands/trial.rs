@@ -220,6 +220,7 @@ pub fn run(a: Args) -> CmdResult {
         seconds: 0.0,
         trial_ref: a.trial.clone(),
         trial_path,
+        validation: validation_status(&trial),
     };
     let started = Instant::now();
     let prepared = pool
@@ -270,6 +271,7 @@ pub fn run(a: Args) -> CmdResult {
             Ok(s) => print!("{s}"),
             Err(e) => return Err(failure(e)),
         }
+        print!("{}", tabula_trial::output::validation_text(&provenance));
         let failed: u64 = summaries.iter().map(|s| s.failed()).sum();
         let rate = total as f64 / sim_seconds.max(1e-9);
         println!(
@@ -285,6 +287,18 @@ pub fn run(a: Args) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// What the built-in validation says of each arm's therapy (nothing when it cannot be read:
+/// the status is information, not a reason to refuse a run).
+fn validation_status(trial: &tabula_trial::Trial) -> Vec<(String, Vec<(String, bool)>)> {
+    match tabula_validate::coverage::builtin_coverage(catalog()) {
+        Ok(c) => tabula_validate::coverage::trial_status(trial, &c),
+        Err(e) => {
+            eprintln!("note: the validation status of the arms is unknown ({e})");
+            Vec::new()
+        }
+    }
 }
 
 /// `tabula trials`: the built-in trials.
@@ -369,6 +383,7 @@ pub fn merge(a: MergeArgs) -> CmdResult {
         seconds: 0.0,
         trial_ref: name.clone(),
         trial_path: None,
+        validation: Vec::new(),
     };
     let paths = merge_shards(&a.shards, &out, &provenance, catalog()).map_err(failure)?;
     if !a.quiet {

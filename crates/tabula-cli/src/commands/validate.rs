@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use tabula_output::{render_text, Column, Table, TextTableOptions};
+use tabula_validate::coverage::{self, Coverage};
 use tabula_validate::knockout::{self, Knockout, KnockoutResult};
 use tabula_validate::provenance::{Evidence, Provenance};
 use tabula_validate::report::{
@@ -28,6 +29,7 @@ one row per target and ends with `N passed, M failed` (usable targets only). Wri
   validation.md, validation.html   the report (table, observed-vs-simulated figure, details)
   validation.csv                   one row per target
   validation.svg                   observed vs simulated
+  coverage.csv                     usable targets per therapy modality and outcome class
 With --knockouts, also runs every mechanism knock-out (library/validation/knockouts.toml: CAR-T
 killing / 80, no lymphodepletion, ...) and reports which targets each one breaks, against the
 targets biology says it must break (knockouts.md, knockouts.csv).
@@ -262,6 +264,14 @@ pub fn run(a: Args) -> CmdResult {
         ..Default::default()
     };
     print!("{}", render_text(&shown, &opts));
+    let modalities =
+        coverage::builtin_modalities(catalog()).map_err(|e| Failure::Input(e.to_string()))?;
+    let cover = Coverage::new(&modalities, &harness, &provenance, &targets, Some(&results));
+    let cover_table = cover.table().map_err(failure)?;
+    if !a.quiet {
+        println!("\nCoverage: usable targets per modality and outcome class");
+        print!("{}", render_text(&cover_table, &opts));
+    }
     for r in results.iter().filter(|r| result_word(r) == "error") {
         if let tabula_validate::validate::Outcome::Error(e) = &r.outcome {
             eprintln!("{}: {e}", r.target.id);
@@ -289,10 +299,16 @@ pub fn run(a: Args) -> CmdResult {
         std::fs::create_dir_all(&a.out)
             .map_err(|e| Failure::Run(anyhow::anyhow!("cannot create {}: {e}", a.out.display())))?;
         let fig = figure(&results, "Observed vs simulated").map_err(failure)?;
-        tabula_output::write_atomic(
-            a.out.join("validation.md"),
-            markdown(&results, &evidence, &lines, title, &metadata).as_bytes(),
-        )?;
+        let detected = knocked
+            .as_ref()
+            .map(|k| coverage::classes_detected(k, &targets));
+        let report = format!(
+            "{}\n{}",
+            markdown(&results, &evidence, &lines, title, &metadata),
+            coverage::markdown(&cover, detected.as_ref())
+        );
+        tabula_output::write_atomic(a.out.join("validation.md"), report.as_bytes())?;
+        cover_table.write_as(a.out.join("coverage.csv"), tabula_output::TableFormat::Csv)?;
         table.write_as(
             a.out.join("validation.csv"),
             tabula_output::TableFormat::Csv,
@@ -314,7 +330,7 @@ pub fn run(a: Args) -> CmdResult {
         }
         if !a.quiet {
             println!(
-                "\n{} targets in {seconds:.1} s; wrote {}/validation.{{md,html,csv,svg}}{}",
+                "\n{} targets in {seconds:.1} s; wrote {}/validation.{{md,html,csv,svg}}, coverage.csv{}",
                 results.len(),
                 a.out.display(),
                 if knocked.is_some() {
