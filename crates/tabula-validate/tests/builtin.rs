@@ -335,6 +335,7 @@ fn knockouts_break_what_biology_says_they_must() {
         "car_t_expansion_div10",
         "no_lymphodepletion",
         "tce_killing_div10",
+        "tce_activation_removed",
         "no_autoantibody_activity",
         "no_bcma_coverage",
     ];
