@@ -84,6 +84,17 @@ fn max_between(traj: &Trajectory, name: &str, t0: f64, t1: f64) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
+/// Minimum of an output over the output times in [t0, t1].
+fn min_between(traj: &Trajectory, name: &str, t0: f64, t1: f64) -> f64 {
+    let v = series(traj, name);
+    traj.times
+        .iter()
+        .zip(&v)
+        .filter(|(t, _)| **t >= t0 && **t <= t1)
+        .map(|(_, x)| *x)
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn min_of(traj: &Trajectory, name: &str) -> f64 {
     series(traj, name).into_iter().fold(f64::INFINITY, f64::min)
 }
@@ -440,11 +451,16 @@ fn in_vivo_car_expression_fades_unless_redosed() {
         w_mid > 0.5 * peak,
         "weekly dosing: CAR+ share after the sixth dose {w_mid}"
     );
+    // Without lymphodepletion B-cell production goes on, so blood B cells dip below 1/uL
+    // after each weekly dose and partly recover before the next (Hunter 2025 in cynomolgus:
+    // depletion kept by repeat dosing); one dose leaves them back near baseline by day 35.
+    let b0 = at(&single, "b_blood", 0.0);
     let b_single = at(&single, "b_blood", 35.0);
-    let b_weekly = at(&weekly, "b_blood", 35.0);
+    let nadir = min_between(&weekly, "b_blood", 28.0, 35.0);
+    let high = max_between(&weekly, "b_blood", 29.0, 35.0);
     assert!(
-        b_weekly < 1.0 && b_single > 20.0 * b_weekly.max(0.05),
-        "blood B cells on day 35: weekly {b_weekly}, single {b_single}"
+        nadir < 1.0 && high < 0.15 * b0 && b_single > 0.5 * b0,
+        "blood B cells, days 28-35: weekly nadir {nadir}, highest {high}; single dose {b_single} (baseline {b0})"
     );
 }
 
@@ -477,9 +493,12 @@ fn blinatumomab_depletes_blood_more_than_tissue() {
         b < 0.1 * b0,
         "blood B cells during the infusion: {b} vs {b0}"
     );
+    // Less deep in tissue than in blood (Hosseini 2020: redirected killing needs a ten times
+    // higher T-cell:target ratio outside blood).
     assert!(
-        tissue > 0.1,
-        "inflamed-tissue B cells during the infusion: {tissue} of baseline"
+        tissue > b / b0,
+        "inflamed-tissue B cells during the infusion: {tissue} of baseline, blood {}",
+        b / b0
     );
     let after = at(&traj, "b_blood", 60.0);
     assert!(
