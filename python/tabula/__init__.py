@@ -71,7 +71,8 @@ def models() -> pd.DataFrame:
 
 
 def trials() -> pd.DataFrame:
-    """The built-in virtual trials: columns ``name`` and ``description``."""
+    """The built-in virtual trials (with the ``TABULA_LIBRARY`` overlay): columns ``name`` and
+    ``description``."""
     return pd.DataFrame(_tabula.trials(), columns=["name", "description"])
 
 

@@ -1,7 +1,10 @@
 """The Python interface: results, options, errors, pickling and the GIL."""
 
 import math
+import os
 import pickle
+import subprocess
+import sys
 import threading
 import time
 
@@ -134,7 +137,7 @@ def test_models_pickle_as_text():
 
 
 def test_bad_input_raises_located_errors(tmp_path):
-    with pytest.raises(tabula.TabulaError, match="no built-in scenario named"):
+    with pytest.raises(tabula.TabulaError, match="no scenario file or built-in scenario named .*did you mean `sle/cd19_car_t`"):
         tabula.Scenario("sle/cd19_car_tt")
     with pytest.raises(ValueError, match="unknown parameter `VV`"):
         tabula.simulate("reference/pk_bolus", params={"VV": 1.0})
@@ -280,3 +283,56 @@ def test_trial_bad_input_raises_located_errors():
         tabula.trial("no_such_trial")
     with pytest.raises(tabula.TabulaError, match="patients"):
         tabula.trial("sle_refractory", patients=0)
+
+
+SMALL_TRIAL = """
+[trial]
+name = "local_file"
+description = "A small trial file"
+patients = 3
+seed = 1
+
+[[arm]]
+name = "bolus"
+scenario = "reference/pk_bolus"
+
+[population.parameters]
+CL = { omega = 0.2 }
+
+[[endpoint]]
+name = "conc_d1"
+kind = "value"
+output = "C"
+time = 1
+"""
+
+
+def test_a_file_wins_over_a_builtin_name(tmp_path, monkeypatch):
+    # The same precedence rule as the command line: an existing path is a file, even when a
+    # built-in trial has the same name.
+    (tmp_path / "sle_refractory.toml").write_text(SMALL_TRIAL)
+    monkeypatch.chdir(tmp_path)
+    patients, _ = tabula.trial("sle_refractory.toml")
+    assert set(patients.arm) == {"bolus"}
+    patients, _ = tabula.trial("sle_refractory", patients=2, arms=["CD19 CAR-T"])
+    assert set(patients.arm) == {"CD19 CAR-T"}
+
+
+def test_the_library_overlay_is_honoured(tmp_path):
+    # TABULA_LIBRARY lays a directory over the built-in library, as --library does; it is read
+    # once per process, so this runs in a fresh interpreter.
+    (tmp_path / "trials").mkdir()
+    (tmp_path / "trials" / "mine.toml").write_text(SMALL_TRIAL)
+    code = (
+        "import tabula\n"
+        "p, _ = tabula.trial('mine')\n"
+        "print(sorted(set(p.arm)), 'mine' in set(tabula.trials().name))\n"
+    )
+    env = {**os.environ, "TABULA_LIBRARY": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "['bolus'] True"
+    env["TABULA_LIBRARY"] = str(tmp_path / "missing")
+    bad = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert bad.returncode != 0 and "TABULA_LIBRARY" in bad.stderr

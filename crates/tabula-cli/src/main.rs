@@ -24,7 +24,7 @@ Examples:
   tabula scenarios                          list the built-in scenarios
   tabula simulate reference/pk_bolus        run a built-in scenario
   tabula simulate my_scenario.toml --out results --format parquet
-  tabula simulate sle/cd19_car_t --param cd19_dose_scale=0.5 --plot png
+  tabula simulate sle/cd19_car_t --param cd19_rho_max=0.05 --plot png
   tabula check my_model.toml                validate a model or scenario file
   tabula model reference/one_compartment    show a model's parameters with units and sources
   tabula export sbml sle/cd19_car_t -o cd19.xml   the model and doses as SBML

@@ -360,6 +360,9 @@ impl CompiledModel {
         ] {
             all_roots.extend_from_slice(s);
         }
+        // Conditions of definition may need parameter-only nodes (`X >= 10 * c`) that nothing
+        // else uses: the setup tape must compute them too.
+        all_roots.extend(defined_slots.iter().map(|&(_, c)| c));
         // Setup: every parameter-only node any tape needs (invariants hoisted out of the RHS).
         let setup = tape_for(&g, &all_roots, Class::Param);
         let rhs = tape_for(&g, &rhs_slots, Class::Dynamic);

@@ -262,3 +262,44 @@ proptest! {
         }
     }
 }
+
+/// An output's condition of definition that needs a parameter-only node nothing else uses
+/// (`X >= 10 * c`) was compared against an uncomputed slot: the CAR-T effector:target ratio of a
+/// prefixed module was reported where it should be undefined. Every backend computes it now.
+#[test]
+fn conditions_of_definition_with_parameter_products() {
+    const M: &str = r#"
+[model]
+name = "conditions"
+description = "Outputs defined only above a threshold"
+time_unit = "day"
+[parameters]
+c = { value = 1, unit = "cells", description = "One cell", source = "Unit constant" }
+k = { value = 1, unit = "1/day", description = "Loss", source = "Test value" }
+[states]
+X = { unit = "cells", initial = 0, description = "Cells" }
+[intermediates]
+ag = { expr = "2 * X", unit = "cells", description = "Twice the cells" }
+[rates]
+X = "-k * X"
+[outputs]
+o1 = { expr = "X", unit = "cells", description = "Product on the right", defined_if = "X >= 10 * c", undefined_reason = "few cells" }
+o2 = { expr = "X", unit = "cells", description = "Intermediate and product", defined_if = "ag >= 10 * c", undefined_reason = "few cells" }
+o3 = { expr = "X", unit = "cells", description = "Plain parameter", defined_if = "X >= c", undefined_reason = "few cells" }
+"#;
+    let m = Arc::new(load_model_str("conditions.toml", M, &EmptyLibrary).unwrap());
+    for backend in [
+        tabula_compile::Backend::Interpreter,
+        tabula_compile::Backend::Jit,
+    ] {
+        let cm = CompiledModel::with_backend(m.clone(), backend);
+        let mut ws = cm.workspace();
+        cm.setup(&mut ws, &[1.0, 1.0]).unwrap();
+        let mut out = vec![0.0; 3];
+        cm.outputs(&mut ws, 0.0, &[3.0], None, &mut out);
+        assert!(out[0].is_nan() && out[1].is_nan(), "{backend:?}: {out:?}");
+        assert_eq!(out[2], 3.0, "{backend:?}");
+        cm.outputs(&mut ws, 0.0, &[20.0], None, &mut out);
+        assert_eq!(out, [20.0, 20.0, 20.0], "{backend:?}");
+    }
+}

@@ -217,3 +217,111 @@ mod tests {
         );
     }
 }
+
+/// What a user meant by the name, path or text they gave for a model, scenario or trial: one
+/// precedence rule for every front end (the command line and Python).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Given<'a> {
+    /// TOML text: it contains a line break or starts with `[`.
+    Text(&'a str),
+    /// A file on disk: an existing path, even when a built-in file has the same name.
+    File(std::path::PathBuf),
+    /// A file of the catalog (an overlay file, else a built-in one): its name without `.toml`,
+    /// and its text.
+    Library(String, &'a str),
+}
+
+impl Kind {
+    /// The word for one file of the kind (`scenario`).
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Model => "model",
+            Kind::Scenario => "scenario",
+            Kind::Trial => "trial",
+        }
+    }
+}
+
+/// Resolves `given` in this order: TOML text; an existing path (a file; anything else at that
+/// path, such as a directory, is refused with the file reader's message); a name in `catalog`
+/// (overlay first, with or without `.toml`). Anything else is an error naming the closest
+/// library names.
+pub fn resolve<'a>(
+    catalog: &'a Catalog,
+    kind: Kind,
+    given: &'a str,
+) -> Result<Given<'a>, ModelError> {
+    if given.contains('\n') || given.trim_start().starts_with('[') {
+        return Ok(Given::Text(given));
+    }
+    let path = std::path::Path::new(given);
+    if path.exists() {
+        if !path.is_file() {
+            // The shared reader says what is wrong with it (a directory, a device).
+            tabula_model::read_text_file(path)?;
+        }
+        return Ok(Given::File(path.to_path_buf()));
+    }
+    let name = given.trim_end_matches(".toml");
+    if let Some(text) = catalog.get(kind, name) {
+        return Ok(Given::Library(name.to_string(), text));
+    }
+    let names: Vec<String> = catalog.list(kind).into_iter().map(|(n, _)| n).collect();
+    let hint = tabula_model::error::did_you_mean(given, names.iter().map(String::as_str));
+    let word = kind.word();
+    Err(ModelError::single(
+        None,
+        word,
+        format!(
+            "no {word} file or built-in {word} named \"{given}\"{hint}; the built-in ones are listed by `tabula {word}s` (Python: `tabula.{word}s()`)"
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod resolve_tests {
+    use super::*;
+
+    #[test]
+    fn one_precedence_rule() {
+        let c = Catalog::builtin();
+        assert_eq!(
+            resolve(&c, Kind::Scenario, "[scenario]\nname = \"x\"").unwrap(),
+            Given::Text("[scenario]\nname = \"x\"")
+        );
+        match resolve(&c, Kind::Scenario, "reference/pk_bolus.toml").unwrap() {
+            Given::Library(n, _) => assert_eq!(n, "reference/pk_bolus"),
+            other => panic!("{other:?}"),
+        }
+        // An existing file wins over a built-in of the same spelling.
+        let dir = std::env::temp_dir().join(format!("tabula-resolve-{}", std::process::id()));
+        let file = dir.join("reference/pk_bolus.toml");
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, "[scenario]\n").unwrap();
+        let given = file.display().to_string();
+        assert_eq!(
+            resolve(&c, Kind::Scenario, &given).unwrap(),
+            Given::File(file.clone())
+        );
+        // A directory is refused with the reader's message, not called an unknown name.
+        let e = resolve(&c, Kind::Scenario, dir.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("no scenario file"), "{e}");
+        // An overlay file is found by name.
+        let over = dir.join("overlay");
+        std::fs::create_dir_all(over.join("trials")).unwrap();
+        std::fs::write(over.join("trials/mine.toml"), "[trial]\n").unwrap();
+        let oc = Catalog::with_overlay(&over).unwrap();
+        assert!(matches!(
+            resolve(&oc, Kind::Trial, "mine"),
+            Ok(Given::Library(..))
+        ));
+        assert!(resolve(&c, Kind::Trial, "mine").is_err());
+        let e = resolve(&c, Kind::Trial, "sle_refractor")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("sle_refractory"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -893,6 +893,9 @@ impl RawModule {
         for o in &mut self.outputs {
             rn(&mut o.name);
             re(&mut o.expr);
+            if let Some((c, _)) = &mut o.defined_if {
+                re(c);
+            }
         }
     }
 }

@@ -197,6 +197,8 @@ D = { unit = "mg", initial = 0, description = "Drug" }
 D = "-k * D"
 [routes]
 dose = { state = "D" }
+[outputs]
+conc = { expr = "D / 2", unit = "mg", description = "Drug", defined_if = "D > 0", undefined_reason = "no drug" }
 "#,
             ),
             _ => None,
@@ -227,6 +229,9 @@ total = { expr = "a_D + b_D", unit = "mg", description = "Both" }
     assert_eq!(m.parameters[m.parameter_index("a_k").unwrap()].value, 0.1);
     assert_eq!(m.parameters[m.parameter_index("b_k").unwrap()].value, 0.5);
     assert_eq!(m.routes.len(), 2);
+    // Output conditions follow the prefix too.
+    let o = &m.outputs[m.outputs.iter().position(|o| o.name == "b_conc").unwrap()];
+    assert!(o.defined_if.is_some());
 }
 
 #[test]

@@ -20,7 +20,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 use tabula_compile::CompiledModel;
-use tabula_library::{Builtin, Kind};
+use tabula_library::{Catalog, Given, Kind};
 use tabula_model::{load_model_file, load_model_ref, load_model_str, ModelError};
 use tabula_scenario::{
     load_scenario, load_scenario_file, load_scenario_str, parse_time, ScenarioRef,
@@ -82,26 +82,55 @@ impl Source {
     }
 }
 
-/// How a source string is meant: TOML text, a file, or a built-in name.
-fn classify(source: &str, name: Option<&str>, path: Option<&str>, kind: Kind) -> Source {
-    let looks_like_text = source.contains('\n') || source.trim_start().starts_with('[');
-    if looks_like_text {
-        return Source::Text {
+/// The library names resolve against: the built-in files with the directory named by the
+/// environment variable `TABULA_LIBRARY` laid over them, as on the command line (read once per
+/// process; an unreadable directory is an error on every call, not a silent fallback).
+fn catalog() -> Result<&'static Catalog, ModelError> {
+    static CATALOG: OnceLock<Result<Catalog, String>> = OnceLock::new();
+    CATALOG
+        .get_or_init(|| match std::env::var_os("TABULA_LIBRARY") {
+            Some(dir) if !dir.is_empty() => {
+                Catalog::with_overlay(Path::new(&dir)).map_err(|e| e.to_string())
+            }
+            _ => Ok(Catalog::builtin()),
+        })
+        .as_ref()
+        .map_err(|e| ModelError::single(None, "TABULA_LIBRARY", e.clone()))
+}
+
+/// How a source string is meant, by the library's one precedence rule
+/// ([`tabula_library::resolve`], shared with the command line): TOML text, an existing file, or
+/// a library name. A library file that is not the embedded built-in (an overlay file) is kept
+/// as text, so that it pickles to a worker that may not have the overlay.
+fn classify(
+    source: &str,
+    name: Option<&str>,
+    path: Option<&str>,
+    kind: Kind,
+) -> Result<Source, ModelError> {
+    Ok(match tabula_library::resolve(catalog()?, kind, source)? {
+        Given::Text(text) => Source::Text {
             name: name.unwrap_or("<text>.toml").to_string(),
-            text: source.to_string(),
+            text: text.to_string(),
             path: path.map(str::to_string),
-        };
-    }
-    let p = Path::new(source);
-    if p.is_file() || tabula_library::get(kind, source).is_none() && source.ends_with(".toml") {
-        let text = tabula_model::read_text_file(p).unwrap_or_default();
-        return Source::Text {
+        },
+        Given::File(p) => Source::Text {
             name: name.unwrap_or(source).to_string(),
-            text,
+            text: tabula_model::read_text_file(&p)?,
             path: Some(source.to_string()),
-        };
-    }
-    Source::Builtin(source.trim_end_matches(".toml").to_string())
+        },
+        Given::Library(n, text) => {
+            if tabula_library::get(kind, &n) == Some(text) {
+                Source::Builtin(n)
+            } else {
+                Source::Text {
+                    name: format!("{n}.toml"),
+                    text: text.to_string(),
+                    path: None,
+                }
+            }
+        }
+    })
 }
 
 /// One patient under one regimen: a validated scenario, its model, parameters, doses, duration
@@ -126,7 +155,7 @@ impl Scenario {
 fn load_scenario_source(source: &Source) -> Result<tabula_scenario::Scenario, ModelError> {
     match source {
         Source::Builtin(name) => match tabula_library::get(Kind::Scenario, name) {
-            Some(text) => load_scenario(ScenarioRef::Builtin(name, text), &Builtin),
+            Some(text) => load_scenario(ScenarioRef::Builtin(name, text), catalog()?),
             None => tabula_scenario::builtin(name),
         },
         Source::Text { name, text, path } => {
@@ -135,13 +164,13 @@ fn load_scenario_source(source: &Source) -> Result<tabula_scenario::Scenario, Mo
             if let Some(p) = path {
                 let p = Path::new(p);
                 if tabula_model::read_text_file(p).is_ok_and(|t| &t == text) {
-                    return load_scenario_file(p, &Builtin);
+                    return load_scenario_file(p, catalog()?);
                 }
                 if text.is_empty() {
-                    return load_scenario_file(p, &Builtin);
+                    return load_scenario_file(p, catalog()?);
                 }
             }
-            load_scenario_str(name, text, &Builtin)
+            load_scenario_str(name, text, catalog()?)
         }
     }
 }
@@ -151,7 +180,7 @@ impl Scenario {
     #[new]
     #[pyo3(signature = (source, name=None, path=None))]
     fn new(source: &str, name: Option<&str>, path: Option<&str>) -> PyResult<Self> {
-        let source = classify(source, name, path, Kind::Scenario);
+        let source = classify(source, name, path, Kind::Scenario).map_err(input_error)?;
         let inner = load_scenario_source(&source).map_err(input_error)?;
         Ok(Scenario {
             inner,
@@ -316,15 +345,15 @@ pub struct Model {
 
 fn load_model_source(source: &Source) -> Result<tabula_model::Model, ModelError> {
     match source {
-        Source::Builtin(name) => load_model_ref(name, None, &Builtin),
+        Source::Builtin(name) => load_model_ref(name, None, catalog()?),
         Source::Text { name, text, path } => {
             if let Some(p) = path {
                 let p = Path::new(p);
                 if text.is_empty() || tabula_model::read_text_file(p).is_ok_and(|t| &t == text) {
-                    return load_model_file(p, &Builtin);
+                    return load_model_file(p, catalog()?);
                 }
             }
-            load_model_str(name, text, &Builtin)
+            load_model_str(name, text, catalog()?)
         }
     }
 }
@@ -334,7 +363,7 @@ impl Model {
     #[new]
     #[pyo3(signature = (source, name=None, path=None))]
     fn new(source: &str, name: Option<&str>, path: Option<&str>) -> PyResult<Self> {
-        let source = classify(source, name, path, Kind::Model);
+        let source = classify(source, name, path, Kind::Model).map_err(input_error)?;
         let inner = load_model_source(&source).map_err(input_error)?;
         Ok(Model {
             inner: std::sync::Arc::new(inner),
@@ -785,19 +814,15 @@ fn trial<'py>(
     threads: Option<usize>,
     arms: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let library = tabula_library::Builtin;
-    let path = Path::new(source);
-    let mut spec = if let Some(text) = tabula_library::get(Kind::Trial, source) {
-        let name = source.trim_end_matches(".toml");
-        tabula_trial::load_trial(tabula_trial::TrialRef::Builtin(name, text), &library)
-    } else if !source.contains('\n') && path.is_file() {
-        tabula_trial::load_trial(tabula_trial::TrialRef::File(path), &library)
-    } else if source.contains('[') {
-        tabula_trial::load_trial_str("<text>", source, &library)
-    } else {
-        return Err(input_error(format!(
-            "no trial file or built-in trial named \"{source}\"; tabula.trials() lists the built-in ones"
-        )));
+    let library = catalog().map_err(input_error)?;
+    let mut spec = match tabula_library::resolve(library, Kind::Trial, source)
+        .map_err(input_error)?
+    {
+        Given::Text(text) => tabula_trial::load_trial_str("<text>", text, library),
+        Given::File(path) => tabula_trial::load_trial(tabula_trial::TrialRef::File(&path), library),
+        Given::Library(name, text) => {
+            tabula_trial::load_trial(tabula_trial::TrialRef::Builtin(&name, text), library)
+        }
     }
     .map_err(input_error)?;
     if let Some(n) = patients {
@@ -849,29 +874,35 @@ fn trial<'py>(
 
 /// Built-in trials: a list of `(name, description)`.
 #[pyfunction]
-fn trials() -> Vec<(String, String)> {
-    tabula_library::list(Kind::Trial)
+fn trials() -> PyResult<Vec<(String, String)>> {
+    Ok(catalog()
+        .map_err(input_error)?
+        .list(Kind::Trial)
         .into_iter()
-        .map(|(n, t)| (n.to_string(), tabula_library::description(t)))
-        .collect()
+        .map(|(n, t)| (n, tabula_library::description(t)))
+        .collect())
 }
 
 /// Built-in scenarios: a list of `(name, description)`.
 #[pyfunction]
-fn scenarios() -> Vec<(String, String)> {
-    tabula_library::list(Kind::Scenario)
+fn scenarios() -> PyResult<Vec<(String, String)>> {
+    Ok(catalog()
+        .map_err(input_error)?
+        .list(Kind::Scenario)
         .into_iter()
-        .map(|(n, t)| (n.to_string(), tabula_library::description(t)))
-        .collect()
+        .map(|(n, t)| (n, tabula_library::description(t)))
+        .collect())
 }
 
 /// Built-in models and modules: a list of `(name, description)`.
 #[pyfunction]
-fn models() -> Vec<(String, String)> {
-    tabula_library::list(Kind::Model)
+fn models() -> PyResult<Vec<(String, String)>> {
+    Ok(catalog()
+        .map_err(input_error)?
+        .list(Kind::Model)
         .into_iter()
-        .map(|(n, t)| (n.to_string(), tabula_library::description(t)))
-        .collect()
+        .map(|(n, t)| (n, tabula_library::description(t)))
+        .collect())
 }
 
 /// Tabula's native extension module; use it through the `tabula` package.

@@ -12,8 +12,7 @@ pub mod validate;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use tabula_library::{Catalog, Kind};
-use tabula_model::error::did_you_mean;
+use tabula_library::{Catalog, Given, Kind};
 use tabula_scenario::{load_scenario, Scenario, ScenarioRef};
 
 use crate::exit::{input, Failure};
@@ -30,26 +29,18 @@ pub fn catalog() -> &'static Catalog {
     CATALOG.get_or_init(Catalog::builtin)
 }
 
-/// Loads a scenario named on the command line: a file if it exists, else a built-in name.
+/// Loads a scenario named on the command line, by the library's one precedence rule
+/// ([`tabula_library::resolve`]): a file if the path exists, else a library name.
 pub fn resolve_scenario(name: &str) -> Result<Scenario, Failure> {
-    let path = Path::new(name);
-    if path.is_file() {
-        return Ok(load_scenario(ScenarioRef::File(path), catalog())?);
-    }
-    if let Some(text) = catalog().get(Kind::Scenario, name) {
-        let name = name.trim_end_matches(".toml");
-        return Ok(load_scenario(ScenarioRef::Builtin(name, text), catalog())?);
-    }
-    refuse_non_file(path)?;
-    let names: Vec<String> = catalog()
-        .list(Kind::Scenario)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
-    let hint = did_you_mean(name, names.iter().map(String::as_str));
-    input(format!(
-        "no scenario file or built-in scenario named \"{name}\"{hint}; run `tabula scenarios` for the list"
-    ))
+    Ok(
+        match tabula_library::resolve(catalog(), Kind::Scenario, name)? {
+            Given::Text(text) => tabula_scenario::load_scenario_str("<text>", text, catalog())?,
+            Given::File(path) => load_scenario(ScenarioRef::File(&path), catalog())?,
+            Given::Library(name, text) => {
+                load_scenario(ScenarioRef::Builtin(&name, text), catalog())?
+            }
+        },
+    )
 }
 
 /// Most worker threads per available core: more only adds memory and switching.

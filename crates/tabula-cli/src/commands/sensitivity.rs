@@ -48,7 +48,7 @@ mean(OUTPUT), auc(OUTPUT), final(OUTPUT). Writes, in <OUT>/:
 Cost: Morris r (d + 1) simulations, Sobol N (d + 2) (d factors).
 
 Examples:
-  tabula sensitivity sle/cd19_car_t --endpoint B_blood@90 --param car_kill --param car_expansion
+  tabula sensitivity sle/cd19_car_t --endpoint b_blood@90 --param cd19_k_kill --param cd19_rho_max
   tabula sensitivity --function ishigami --samples 8192")]
 pub struct Args {
     /// A scenario file or built-in scenario name.
@@ -115,7 +115,7 @@ pub fn run(a: Args) -> CmdResult {
             let name = a.scenario.as_deref().unwrap_or_default();
             let scenario = resolve_scenario(name)?;
             let Some(endpoint) = &a.endpoint else {
-                return input("a scenario needs --endpoint (e.g. --endpoint B_blood@90)");
+                return input("a scenario needs --endpoint (e.g. --endpoint b_blood@90)");
             };
             if a.params.is_empty() {
                 return input("give at least one --param NAME[=LOWER:UPPER]");

@@ -1,6 +1,6 @@
 //! `tabula trial`, `tabula trials` and `tabula trial-merge`: virtual trials.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::ValueEnum;
@@ -104,28 +104,25 @@ fn failure(e: TrialError) -> Failure {
     }
 }
 
-/// Loads a trial named on the command line: a file if it exists, else a built-in name.
+/// Loads a trial named on the command line, by the library's one precedence rule
+/// ([`tabula_library::resolve`]); returns the file's canonical path for a file.
 fn resolve(name: &str) -> Result<(Trial, Option<String>), Failure> {
-    let path = Path::new(name);
-    if path.is_file() {
-        let t = load_trial(TrialRef::File(path), catalog())?;
-        let canonical = path.canonicalize().ok().map(|p| p.display().to_string());
-        return Ok((t, canonical));
-    }
-    if let Some(text) = catalog().get(Kind::Trial, name) {
-        let name = name.trim_end_matches(".toml");
-        return Ok((load_trial(TrialRef::Builtin(name, text), catalog())?, None));
-    }
-    crate::commands::refuse_non_file(path)?;
-    let names: Vec<String> = catalog()
-        .list(Kind::Trial)
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
-    let hint = tabula_model::error::did_you_mean(name, names.iter().map(String::as_str));
-    input(format!(
-        "no trial file or built-in trial named \"{name}\"{hint}; run `tabula trials` for the list"
-    ))
+    Ok(
+        match tabula_library::resolve(catalog(), Kind::Trial, name)? {
+            tabula_library::Given::Text(text) => (
+                tabula_trial::load_trial_str("<text>", text, catalog())?,
+                None,
+            ),
+            tabula_library::Given::File(path) => {
+                let t = load_trial(TrialRef::File(&path), catalog())?;
+                let canonical = path.canonicalize().ok().map(|p| p.display().to_string());
+                (t, canonical)
+            }
+            tabula_library::Given::Library(name, text) => {
+                (load_trial(TrialRef::Builtin(&name, text), catalog())?, None)
+            }
+        },
+    )
 }
 
 /// The command line, for provenance (arguments that are not UTF-8 are shown lossily).
