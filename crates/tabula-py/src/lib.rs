@@ -518,27 +518,7 @@ fn apply_run_options(
             Duration::Text(s) => parse_time(&s, &sc.model.time_unit)
                 .map_err(|e| input_error(format!("duration: {e}")))?,
         };
-        if !(end.is_finite() && end > 0.0) {
-            return Err(input_error(format!("duration must be > 0, found {end}")));
-        }
-        // Keep the scenario's output step when its grid is regular, else its number of points.
-        let t = &sc.output_times;
-        let step = match t.as_slice() {
-            [a, b, ..]
-                if t.windows(2)
-                    .all(|w| ((w[1] - w[0]) - (b - a)).abs() <= 1e-9 * (b - a).abs()) =>
-            {
-                b - a
-            }
-            _ => end / (t.len().max(2) - 1) as f64,
-        };
-        let n = (end / step + 1e-9).floor() as usize;
-        let mut times: Vec<f64> = (0..=n).map(|i| i as f64 * step).collect();
-        if times.last().is_some_and(|&l| end - l > 1e-9 * end) {
-            times.push(end);
-        }
-        sc.output_times = times;
-        sc.end = end;
+        sc.set_duration(end).map_err(input_error)?;
     }
     if let Some(t) = output_times {
         if let Some(&last) = t.last() {

@@ -109,7 +109,44 @@ pub struct Scenario {
     pub tags: Vec<String>,
 }
 
+/// Most output times a scenario may have (the file reader's limit too).
+pub const MAX_OUTPUT_TIMES: f64 = 1e7;
+
 impl Scenario {
+    /// Changes the end of the simulation to `end` (model time unit), for `--duration` and
+    /// Python's `duration=`: a regular output grid keeps its step (the last point is `end`),
+    /// an irregular one keeps its number of points spread evenly. Refuses an `end` that is not
+    /// positive and finite, or that would give more than [`MAX_OUTPUT_TIMES`] output times.
+    pub fn set_duration(&mut self, end: f64) -> Result<(), String> {
+        if !(end.is_finite() && end > 0.0) {
+            return Err(format!("duration must be > 0, found {end}"));
+        }
+        let t = &self.output_times;
+        let step = match t.as_slice() {
+            [a, b, ..]
+                if t.windows(2)
+                    .all(|w| ((w[1] - w[0]) - (b - a)).abs() <= 1e-9 * (b - a).abs()) =>
+            {
+                b - a
+            }
+            _ => end / (t.len().max(2) - 1) as f64,
+        };
+        if end / step > MAX_OUTPUT_TIMES {
+            return Err(format!(
+                "duration {end} with the scenario's output step {step} gives {:.3e} output times, more than {MAX_OUTPUT_TIMES:e}; choose a coarser `output` step in the scenario",
+                end / step
+            ));
+        }
+        let n = (end / step + 1e-9).floor() as usize;
+        let mut times: Vec<f64> = (0..=n).map(|i| i as f64 * step).collect();
+        if times.last().is_some_and(|&l| end - l > 1e-9 * end) {
+            times.push(end);
+        }
+        self.output_times = times;
+        self.end = end;
+        Ok(())
+    }
+
     /// Compiles the model.
     pub fn compile(&self) -> CompiledModel {
         CompiledModel::new(self.model.clone())

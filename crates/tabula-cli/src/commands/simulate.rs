@@ -113,13 +113,9 @@ pub fn run(a: Args) -> CmdResult {
     }
     if let Some(d) = &a.duration {
         match parse_time(d, &sc.model.time_unit) {
-            Ok(x) if x > 0.0 => {
-                let n = sc.output_times.len().max(2) - 1;
-                let step = x / n as f64;
-                sc.output_times = (0..=n).map(|i| i as f64 * step).collect();
-                sc.end = x;
-            }
-            Ok(x) => return input(format!("--duration must be > 0, found {x}")),
+            Ok(x) => sc
+                .set_duration(x)
+                .map_err(|e| Failure::Input(format!("--duration: {e}")))?,
             Err(e) => return input(format!("--duration: {e}")),
         }
     }
