@@ -75,24 +75,29 @@ fn at(traj: &Trajectory, name: &str, t: f64) -> f64 {
 
 /// Maximum of an output over the output times in [t0, t1].
 fn max_between(traj: &Trajectory, name: &str, t0: f64, t1: f64) -> f64 {
-    let v = series(traj, name);
-    traj.times
-        .iter()
-        .zip(&v)
-        .filter(|(t, _)| **t >= t0 && **t <= t1)
-        .map(|(_, x)| *x)
-        .fold(f64::NEG_INFINITY, f64::max)
+    fold_between(traj, name, t0, t1, f64::NEG_INFINITY, f64::max)
 }
 
 /// Minimum of an output over the output times in [t0, t1].
 fn min_between(traj: &Trajectory, name: &str, t0: f64, t1: f64) -> f64 {
+    fold_between(traj, name, t0, t1, f64::INFINITY, f64::min)
+}
+
+fn fold_between(
+    traj: &Trajectory,
+    name: &str,
+    t0: f64,
+    t1: f64,
+    init: f64,
+    f: fn(f64, f64) -> f64,
+) -> f64 {
     let v = series(traj, name);
     traj.times
         .iter()
         .zip(&v)
         .filter(|(t, _)| **t >= t0 && **t <= t1)
         .map(|(_, x)| *x)
-        .fold(f64::INFINITY, f64::min)
+        .fold(init, f)
 }
 
 fn min_of(traj: &Trajectory, name: &str) -> f64 {

@@ -112,14 +112,7 @@ pub fn load_modalities_str(name: &str, text: &str) -> Result<Vec<Modality>, Mode
 
 /// The built-in modalities (overlay-aware).
 pub fn builtin_modalities(catalog: &Catalog) -> Result<Vec<Modality>, ModelError> {
-    let Some(text) = catalog.data_file(BUILTIN) else {
-        return Err(ModelError::single(
-            None,
-            "modalities",
-            format!("the library has no {BUILTIN}"),
-        ));
-    };
-    load_modalities_str(&tabula_model::library_source_name(catalog, BUILTIN), text)
+    crate::read::library_file(catalog, BUILTIN, load_modalities_str)
 }
 
 /// The routes a scenario doses (a positive amount), by name.

@@ -307,14 +307,7 @@ pub fn load_knockouts_file(path: &std::path::Path) -> Result<Vec<Knockout>, Mode
 
 /// The built-in knock-outs (`library/validation/knockouts.toml`, overlay-aware).
 pub fn builtin_knockouts(catalog: &Catalog) -> Result<Vec<Knockout>, ModelError> {
-    let Some(text) = catalog.data_file(BUILTIN) else {
-        return Err(ModelError::single(
-            None,
-            "knockouts",
-            format!("the library has no {BUILTIN}"),
-        ));
-    };
-    load_knockouts_str(&tabula_model::library_source_name(catalog, BUILTIN), text)
+    crate::read::library_file(catalog, BUILTIN, load_knockouts_str)
 }
 
 /// Checks that every target a knock-out names exists among `ids`.

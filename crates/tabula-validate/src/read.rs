@@ -31,3 +31,20 @@ pub(crate) fn number(
 pub(crate) fn span_of(t: &TableView<'_, '_>, key: &str) -> Range<usize> {
     t.get(key).map_or(t.span.clone(), |v| v.span())
 }
+
+/// Reads the library data file `path` (overlay first) with `load`, naming the file as the
+/// library does in messages; a library without the file is an error.
+pub(crate) fn library_file<T>(
+    catalog: &tabula_library::Catalog,
+    path: &str,
+    load: impl Fn(&str, &str) -> Result<T, tabula_model::ModelError>,
+) -> Result<T, tabula_model::ModelError> {
+    let Some(text) = catalog.data_file(path) else {
+        return Err(tabula_model::ModelError::single(
+            None,
+            path,
+            format!("the library has no {path}"),
+        ));
+    };
+    load(&tabula_model::library_source_name(catalog, path), text)
+}
