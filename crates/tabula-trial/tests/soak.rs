@@ -239,7 +239,11 @@ fn soak(name: &str, patients: u64, seed: u64) -> (u64, u64, u64) {
 #[test]
 fn outputs_keep_their_invariants() {
     let mut total = 0;
-    for (name, seed) in [("sle_refractory", 11), ("as_therapies", 12)] {
+    for (name, seed) in [
+        ("sle_refractory", 11),
+        ("as_therapies", 12),
+        ("sle_cd19_dose_lymphodepletion", 13),
+    ] {
         let (p, v, b) = soak(name, 12, seed);
         assert!(v > 0, "{name}: no output was checked");
         // Teclistamab and rituximab carry the concentration bound in sle_refractory.
