@@ -25,7 +25,7 @@ Examples:
   tabula simulate reference/pk_bolus        run a built-in scenario
   tabula simulate my_scenario.toml --out results --format parquet
   tabula simulate sle/cd19_car_t --param cd19_rho_max=0.05 --plot png
-  tabula check my_model.toml                validate a model or scenario file
+  tabula check my_model.toml                validate a model, scenario, trial or target file
   tabula model reference/one_compartment    show a model's parameters with units and sources
   tabula export sbml sle/cd19_car_t -o cd19.xml   the model and doses as SBML
   tabula trial sle_refractory --patients 200   a virtual trial (see `tabula trials`)
@@ -51,7 +51,7 @@ struct Cli {
 enum Command {
     /// Simulate one patient under one regimen: time-course table and plot.
     Simulate(commands::simulate::Args),
-    /// Validate a model or scenario file and report every problem found.
+    /// Validate any input file (model, scenario, trial, targets, ...) and report every problem found.
     Check(commands::check::Args),
     /// Show a model: states, parameters (value, unit, source), outputs.
     Model(commands::list::ModelArgs),
