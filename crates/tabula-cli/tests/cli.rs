@@ -220,6 +220,8 @@ fn listings_and_help_work() {
         (&["models"][..], "reference/one_compartment"),
         (&["therapies"][..], "therapy/car_t"),
         (&["model", "reference/one_compartment"][..], "Clearance"),
+        // A module that uses names of other modules is shown as a model includes it.
+        (&["model", "therapy/rituximab"][..], "rtx_CL"),
         (&["--help"][..], "simulate"),
         (&["simulate", "--help"][..], "timecourse.csv"),
     ] {

@@ -95,6 +95,31 @@ pub fn therapies() -> CmdResult {
     print_table(rows, "therapy", "description")
 }
 
+/// A library model that includes the module `name` (the first by name), for modules that cannot
+/// stand alone, with that model's name.
+fn as_included(name: &str) -> Option<(Model, String)> {
+    let name = name.trim_end_matches(".toml");
+    let quoted = format!("\"{name}\"");
+    catalog()
+        .list(Kind::Model)
+        .into_iter()
+        .filter(|(host, text)| host != name && text.contains(&quoted))
+        .find_map(|(host, _)| {
+            load_model_ref(&host, None, catalog())
+                .ok()
+                .map(|m| (m, host))
+        })
+}
+
+/// The parameters, states and outputs of `m` that come from `file`.
+fn only_from(mut m: Model, file: &str) -> Model {
+    let from = |o: &tabula_model::error::Location| &*o.file == file;
+    m.parameters.retain(|p| from(&p.origin));
+    m.states.retain(|s| from(&s.origin));
+    m.outputs.retain(|o| from(&o.origin));
+    m
+}
+
 /// Arguments of `tabula model`.
 #[derive(clap::Args)]
 pub struct ModelArgs {
@@ -104,10 +129,27 @@ pub struct ModelArgs {
 
 /// `tabula model <name>`: the parameter table with units and sources.
 pub fn model(a: ModelArgs) -> CmdResult {
-    let m: Model = if Path::new(&a.model).is_file() {
-        load_model_file(Path::new(&a.model), catalog())?
+    let (m, module) = if Path::new(&a.model).is_file() {
+        (load_model_file(Path::new(&a.model), catalog())?, None)
     } else {
-        load_model_ref(&a.model, None, catalog()).map_err(Failure::from)?
+        match load_model_ref(&a.model, None, catalog()) {
+            Ok(m) => (m, None),
+            Err(e) => match as_included(&a.model) {
+                Some((m, host)) => (m, Some(host)),
+                None => return Err(Failure::from(e)),
+            },
+        }
+    };
+    let m = match &module {
+        Some(host) => {
+            let file = format!("<builtin>/{}.toml", a.model.trim_end_matches(".toml"));
+            println!(
+                "{} is a module that uses names of other modules; shown as included in `{host}` (its own parameters, states and outputs; an instance prefix is part of each name)\n",
+                a.model
+            );
+            only_from(m, &file)
+        }
+        None => m,
     };
     println!("{}: {}", m.name, m.description);
     println!(
