@@ -399,47 +399,31 @@ fn knockouts_report_what_they_break_and_fail_when_they_miss() {
             "[[knockout]]\nname = \"big_volume\"\ntitle = \"Volume x 10\"\nmechanism = \"a ten times larger volume\"\nchanges = [{{ {change} }}]\nexpect_break = [\"C1\"]\nwhy = \"the peak concentration is dose / volume\"\n"
         )
     };
-    std::fs::write(
-        d.path().join("ko.toml"),
-        file("parameter = \"V\", scale = 10"),
-    )
-    .unwrap();
-    let o = tabula(
-        d.path(),
-        &[
-            "validate",
-            "--targets",
-            "targets.toml",
-            "-q",
-            "--out",
-            "v",
-            "--knockout-file",
-            "ko.toml",
-        ],
-    );
+    // Writes the knock-out with `change` and validates the toy targets against it.
+    let run = |change: &str| {
+        std::fs::write(d.path().join("ko.toml"), file(change)).unwrap();
+        tabula(
+            d.path(),
+            &[
+                "validate",
+                "--targets",
+                "targets.toml",
+                "-q",
+                "--out",
+                "v",
+                "--knockout-file",
+                "ko.toml",
+            ],
+        )
+    };
+    let o = run("parameter = \"V\", scale = 10");
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(out.contains("Volume x 10: broke 1 of 1 expected"), "{out}");
     assert!(d.path().join("v/knockouts.md").is_file());
     assert!(d.path().join("v/knockouts.csv").is_file());
     // The elimination rate does not change the peak: the expected break is missed.
-    std::fs::write(
-        d.path().join("ko.toml"),
-        file("parameter = \"k\", scale = 2"),
-    )
-    .unwrap();
-    let o = tabula(
-        d.path(),
-        &[
-            "validate",
-            "--targets",
-            "targets.toml",
-            "-q",
-            "--no-report",
-            "--knockout-file",
-            "ko.toml",
-        ],
-    );
+    let o = run("parameter = \"k\", scale = 2");
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
     assert!(stdout(&o).contains("MISSED: C1"), "{}", stdout(&o));
     assert!(stderr(&o).contains("big_volume"), "{}", stderr(&o));
